@@ -1,0 +1,151 @@
+package flow
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Guard applies one stage's error policy to the calls it makes into user
+// code. It is made once per stage when the pipeline is built.
+type Guard[In any] struct {
+	sc     *Scope
+	policy Policy
+	label  func(In) string
+}
+
+// NewGuard returns the guard of the stage in sc. override, when not nil,
+// replaces the pipeline's default policy for this stage; label, when not
+// nil, names items in errors and logs.
+func NewGuard[In any](sc *Scope, override *Policy, label func(In) string) (*Guard[In], error) {
+	p := sc.Run.Policy
+	if override != nil {
+		p = *override
+	}
+	if err := p.Validate(); err != nil {
+		return nil, sc.Invalid(err.Error())
+	}
+	return &Guard[In]{sc: sc, policy: p, label: label}, nil
+}
+
+// Label names the idx-th item the stage received: the label function's
+// result, or "#idx". A panicking label function falls back to "#idx".
+func (g *Guard[In]) Label(idx int64, in In) (l string) {
+	if g.label != nil {
+		defer func() {
+			if recover() != nil {
+				l = "#" + strconv.FormatInt(idx, 10)
+			}
+		}()
+		return g.label(in)
+	}
+	return "#" + strconv.FormatInt(idx, 10)
+}
+
+// Call runs f on the idx-th item under the stage's policy. ok is false when
+// the item was dropped (skipped or dead-lettered); err is not nil when the
+// run must stop (a fatal failure, or ctx is done). A panic in f is an error
+// carrying its stack. The success path costs one deferred recover.
+func Call[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, f func(context.Context, In) (Out, error)) (out Out, ok bool, err error) {
+	out, err = protect(ctx, in, f)
+	if err == nil {
+		return out, true, nil
+	}
+	return recoverItem(ctx, g, idx, in, err, f)
+}
+
+func protect[In, Out any](ctx context.Context, in In, f func(context.Context, In) (Out, error)) (out Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = NewPanicError(r)
+		}
+	}()
+	return f(ctx, in)
+}
+
+// recoverItem is Call's slow path: retries, then settles the item.
+func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, err error, f func(context.Context, In) (Out, error)) (Out, bool, error) {
+	var zero Out
+	p := g.policy
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			// The run is being cancelled; the error most likely comes from
+			// that, and the item is abandoned rather than failed.
+			return zero, false, ctx.Err()
+		}
+		if p.mode != modeRetry {
+			return zero, false, settle(ctx, g, p, idx, in, err)
+		}
+		if attempt >= p.attempts || IsPermanent(err) {
+			p = p.fallback()
+			continue
+		}
+		g.sc.Run.Counts.Retried.Add(1)
+		if err := sleep(ctx, p.backoff(attempt)); err != nil {
+			return zero, false, err
+		}
+		out, err2 := protect(ctx, in, f)
+		if err2 == nil {
+			return out, true, nil
+		}
+		err = err2
+	}
+}
+
+// settle applies a non-retry policy to a failed item.
+func settle[In any](ctx context.Context, g *Guard[In], p Policy, idx int64, in In, cause error) error {
+	run := g.sc.Run
+	e := &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: g.Label(idx, in), Err: cause}
+	switch p.mode {
+	case modeSkip:
+		run.Counts.Skipped.Add(1)
+		g.sc.Logger.Debug("item skipped", zap.String("item", e.Label), zap.Error(cause))
+		return nil
+	case modeDeadLetter:
+		if err := deadLetter(ctx, run, p, DeadLetter{Stage: g.sc.Name, Label: e.Label, Item: in, Err: e}); err != nil {
+			run.Counts.Failed.Add(1)
+			return &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: e.Label, Err: err}
+		}
+		run.Counts.DeadLettered.Add(1)
+		return nil
+	default:
+		run.Counts.Failed.Add(1)
+		return e
+	}
+}
+
+func deadLetter(ctx context.Context, run *Run, p Policy, d DeadLetter) (err error) {
+	run.deadMu.Lock()
+	defer run.deadMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = NewPanicError(r)
+		}
+	}()
+	if err := p.dead(ctx, d); err != nil {
+		return &deadLetterError{err}
+	}
+	return nil
+}
+
+type deadLetterError struct{ err error }
+
+func (e *deadLetterError) Error() string { return "dead letter: " + e.err.Error() }
+func (e *deadLetterError) Unwrap() error { return e.err }
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,123 @@
+package flow
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+	"go.uber.org/zap"
+)
+
+// Counts are the run's item counters. Every item the source emits ends as
+// exactly one of Done, Failed, Skipped, Dropped or DeadLettered, or is abandoned when
+// the run is cancelled; Retried counts extra attempts, not items. Stages that
+// change the number of items (Batch, Filter, FlatMap) make Done count what
+// reached the sink, not what left the source.
+type Counts struct {
+	In           atomic.Int64 // items the source emitted
+	Done         atomic.Int64 // items the sink accepted
+	Failed       atomic.Int64 // items whose failure stopped the run
+	Skipped      atomic.Int64 // items dropped by the Skip policy
+	Dropped      atomic.Int64 // items a Filter left out
+	Retried      atomic.Int64 // extra attempts made by the Retry policy
+	DeadLettered atomic.Int64 // items handed to a dead-letter function
+}
+
+// Run is the state one pipeline run shares between its stages.
+type Run struct {
+	Start  time.Time
+	Logger *zap.Logger
+	Policy Policy // the pipeline's default error policy
+	Counts Counts
+
+	tasks []func(context.Context) error
+
+	drainMu  sync.Mutex
+	draining atomic.Bool
+	onDrain  []func()
+
+	deadMu sync.Mutex // serializes dead-letter calls
+}
+
+// NewRun prepares a run; nothing starts until Execute.
+func NewRun(logger *zap.Logger, policy Policy) *Run {
+	return &Run{Start: time.Now(), Logger: logger, Policy: policy}
+}
+
+// Scope returns the scope of the stage at index, named name.
+func (r *Run) Scope(index int, name string) *Scope {
+	return &Scope{Index: index, Name: name, Logger: r.Logger.Named(name), Run: r}
+}
+
+// Execute starts every registered goroutine in one conc pool and waits for
+// all of them. The first error cancels the context the others run under;
+// conc records it before cancelling, so it is the error Execute returns.
+// Panics in the engine itself (not in user code, which is recovered per
+// call) are re-raised here after every goroutine has stopped.
+func (r *Run) Execute(ctx context.Context) error {
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	for _, t := range r.tasks {
+		p.Go(t)
+	}
+	return p.Wait()
+}
+
+// Drain asks the source to stop emitting; items already emitted go on to the
+// sink. It is safe to call more than once and from any goroutine.
+func (r *Run) Drain() {
+	r.drainMu.Lock()
+	if r.draining.Load() {
+		r.drainMu.Unlock()
+		return
+	}
+	r.draining.Store(true)
+	fs := r.onDrain
+	r.onDrain = nil
+	r.drainMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// Draining reports whether Drain was called. It costs one atomic load.
+func (r *Run) Draining() bool { return r.draining.Load() }
+
+// OnDrain calls f when Drain is called, or now if it already was.
+func (r *Run) OnDrain(f func()) {
+	r.drainMu.Lock()
+	if !r.draining.Load() {
+		r.onDrain = append(r.onDrain, f)
+		r.drainMu.Unlock()
+		return
+	}
+	r.drainMu.Unlock()
+	f()
+}
+
+// Scope is what one stage sees of the run while it is attached: its name and
+// position for errors, its logger, and the run itself.
+type Scope struct {
+	Index  int
+	Name   string
+	Logger *zap.Logger
+	Run    *Run
+}
+
+// Go registers a goroutine of the stage. It starts when the run starts, under
+// the run's context, and the run waits for it.
+func (s *Scope) Go(f func(ctx context.Context) error) {
+	s.Run.tasks = append(s.Run.tasks, f)
+}
+
+// Invalid returns the BuildError for this stage.
+func (s *Scope) Invalid(reason string) error {
+	return &BuildError{Stage: s.Name, Index: s.Index, Reason: reason}
+}
+
+// Sub returns the scope of a stage nested in this one (stage.Chain), so its
+// errors and logs name it.
+func (s *Scope) Sub(name string) *Scope {
+	return &Scope{Index: s.Index, Name: s.Name + "/" + name, Logger: s.Logger.Named(name), Run: s.Run}
+}

@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/stats"
+)
+
+// Exit codes of an ExitStatus. A run stopped by a signal has code 128 + the
+// signal's number, the shell's convention (130 for SIGINT, 143 for SIGTERM).
+// The seed used the bare signal number (2 for SIGINT), which collides with
+// CodeInvalid here and with the shell's own meaning of small codes.
+const (
+	CodeSuccess = 0 // every item went through
+	CodeFailure = 1 // a failure stopped the run, or its context was cancelled
+	CodeInvalid = 2 // the pipeline could not run; nothing was started
+)
+
+// ErrInvalid is matched by ExitStatus.Err (errors.Is) when the pipeline
+// could not run: a type mismatch, a bad option, a missing handler or sink.
+var ErrInvalid = flow.ErrInvalid
+
+// ExitStatus is how a run ended: the seed's ExitStatus, usable as the
+// process's exit code with os.Exit(status.Code).
+type ExitStatus struct {
+	// Code is CodeSuccess, CodeFailure, CodeInvalid, or 128 + a signal.
+	Code int
+	// Message is "Success", or the error (with its stack for a panic), or
+	// what a signal did.
+	Message string
+	// Err is the error that ended the run, nil on success. Use errors.As
+	// with *stage.Error, *stage.PanicError, *stage.BuildError or
+	// *SignalError, and errors.Is with ErrInvalid or the handler's errors.
+	Err error
+	// Stage names the failing stage; Target is the failing item's label
+	// (the seed's target_error, e.g. "18 / 50").
+	Stage  string
+	Target string
+	// Duration is the time from Run's start to its return.
+	Duration time.Duration
+	// Counts says what happened to the items.
+	Counts Counts
+	// Stats is the final snapshot of the registry given with WithStats.
+	Stats stats.Snapshot
+}
+
+// Counts are a run's item counters. Every item the source emitted is
+// exactly one of Done, Failed, Skipped, Dropped or DeadLettered, or was
+// abandoned by a cancellation, a failure or a hard stop. Stages that change
+// the number of items (Batch, FlatMap) make Done count what reached the
+// sink. Retried counts extra attempts, not items.
+type Counts struct {
+	In           int64 // emitted by the source
+	Done         int64 // accepted by the sink
+	Failed       int64 // failures that stopped the run (fail fast)
+	Skipped      int64 // dropped by the Skip policy
+	Dropped      int64 // left out by a Filter
+	Retried      int64 // extra attempts made by the Retry policy
+	DeadLettered int64 // handed to a dead-letter function
+}
+
+func countsOf(c *flow.Counts) Counts {
+	return Counts{
+		In: c.In.Load(), Done: c.Done.Load(), Failed: c.Failed.Load(), Skipped: c.Skipped.Load(),
+		Dropped: c.Dropped.Load(), Retried: c.Retried.Load(), DeadLettered: c.DeadLettered.Load(),
+	}
+}
+
+// String reads like the seed's: "Finished with code 0 in 6.32s with
+// message: [Success]".
+func (s ExitStatus) String() string {
+	return fmt.Sprintf("Finished with code %d in %.2fs with message: [%s]", s.Code, s.Duration.Seconds(), s.Message)
+}
+
+// OK reports whether the run succeeded.
+func (s ExitStatus) OK() bool { return s.Code == CodeSuccess }
+
+// SignalError is ExitStatus.Err for a run stopped by a signal.
+type SignalError struct {
+	Signal os.Signal
+	// Hard is true when a second signal stopped the run without waiting for
+	// in-flight items; false when the run drained.
+	Hard bool
+}
+
+func (e *SignalError) Error() string {
+	if e.Hard {
+		return fmt.Sprintf("stopped hard by a second %v", e.Signal)
+	}
+	return fmt.Sprintf("drained after %v", e.Signal)
+}

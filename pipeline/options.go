@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"os"
+	"syscall"
+
+	"github.com/conveyor-go/conveyor/stage"
+	"github.com/conveyor-go/conveyor/stats"
+	"go.uber.org/zap"
+)
+
+// Option configures a pipeline's runs; pass options to New.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	logger  *zap.Logger
+	policy  stage.Policy
+	stats   *stats.Registry
+	stop    <-chan os.Signal
+	signals []os.Signal
+	onExit  []func(ExitStatus)
+}
+
+func newConfig(opts []Option) config {
+	c := config{logger: zap.NewNop(), policy: stage.FailFast()}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// WithLogger sets the logger that stages log to: each stage gets a child
+// named after it, and ParMap workers one named "worker-N" below that. The
+// default is a no-op logger; nil also means no-op.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l == nil {
+			l = zap.NewNop()
+		}
+		c.logger = l
+	})
+}
+
+// OnError sets the error policy of every stage that does not set its own
+// with stage.OnError. The default is stage.FailFast, as in the seed.
+func OnError(p stage.Policy) Option {
+	return optionFunc(func(c *config) { c.policy = p })
+}
+
+// WithStats puts the final snapshot of reg in ExitStatus.Stats. Sources and
+// handlers use reg directly (it is plain Go shared state), and stats.Sink
+// merges per-item deltas into it.
+func WithStats(reg *stats.Registry) Option {
+	return optionFunc(func(c *config) { c.stats = reg })
+}
+
+// WithSignals makes Run handle the given signals, by default SIGINT and
+// SIGTERM: the first drains the pipeline (the source stops, items already
+// emitted finish), a second stops it hard (in-flight items are abandoned).
+// Either way the ExitStatus code is 128 + the signal's number (130 for
+// SIGINT). Signal handling stops when Run returns.
+func WithSignals(sigs ...os.Signal) Option {
+	if len(sigs) == 0 {
+		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	}
+	return optionFunc(func(c *config) { c.signals, c.stop = sigs, nil })
+}
+
+// WithStopChannel is WithSignals for signals the caller receives itself, or
+// makes up (tests): the first value on ch drains the run, a second stops it
+// hard.
+func WithStopChannel(ch <-chan os.Signal) Option {
+	return optionFunc(func(c *config) { c.stop, c.signals = ch, nil })
+}
+
+// OnExit registers f to be called with the final ExitStatus when Run
+// returns (the seed's exit listeners), in registration order, on the
+// goroutine that called Run.
+func OnExit(f func(ExitStatus)) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.onExit = append(c.onExit, f)
+		}
+	})
+}

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Run runs the pipeline and returns how it ended. It blocks until every
+// goroutine it started has exited, whatever happens.
+//
+// Before anything starts, Run checks the whole chain: each stage's input type
+// against the previous stage's output type, each stage's options, and that
+// there is a sink. Any problem gives CodeInvalid and a message naming the
+// stages and types; nothing runs.
+//
+// Run honours ctx: cancelling it stops the run promptly (in-flight items are
+// abandoned) with CodeFailure. A failure under the FailFast policy cancels
+// the run the same way and reports the stage and item. With WithSignals or
+// WithStopChannel, a first signal drains the run and a second stops it hard.
+func (p *Pipeline) Run(ctx context.Context) ExitStatus {
+	cfg := newConfig(p.opts)
+	start := time.Now()
+	run := flow.NewRun(cfg.logger, cfg.policy)
+	err := p.check()
+	if err == nil {
+		if perr := cfg.policy.Validate(); perr != nil {
+			err = &flow.BuildError{Reason: "error policy: " + perr.Error()}
+		}
+	}
+	if err == nil {
+		err = p.wire(run)
+	}
+	if err != nil {
+		return finish(cfg, ExitStatus{
+			Code: CodeInvalid, Err: err, Message: err.Error(),
+			Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg),
+		})
+	}
+
+	runCtx, hardStop := context.WithCancel(ctx)
+	defer hardStop()
+	stop := watch(cfg, run, hardStop)
+	err = run.Execute(runCtx)
+	sig, hard := stop.stop()
+
+	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
+	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	switch {
+	case err != nil && !cancelled:
+		st.Code, st.Err, st.Message = CodeFailure, err, err.Error()
+		var fe *flow.Error
+		if errors.As(err, &fe) {
+			st.Stage, st.Target = fe.Stage, fe.Label
+		}
+	case sig != nil:
+		st.Code = signalCode(sig)
+		st.Err = &SignalError{Signal: sig, Hard: hard}
+		if hard {
+			st.Message = fmt.Sprintf("Stopped hard by a second %v: %d of %d items done", sig, st.Counts.Done, st.Counts.In)
+		} else {
+			st.Message = fmt.Sprintf("Interrupted by %v: drained, %d of %d items done", sig, st.Counts.Done, st.Counts.In)
+		}
+	case err != nil:
+		st.Code, st.Err, st.Message = CodeFailure, err, "Cancelled: "+err.Error()
+	default:
+		st.Code, st.Message = CodeSuccess, "Success"
+	}
+	return finish(cfg, st)
+}
+
+func finish(cfg config, st ExitStatus) ExitStatus {
+	for _, f := range cfg.onExit {
+		f(st)
+	}
+	return st
+}
+
+func snapshot(cfg config) map[string]int64 {
+	if cfg.stats == nil {
+		return nil
+	}
+	return cfg.stats.Snapshot()
+}
+
+// signalCode is the shell's exit code for a process stopped by sig.
+func signalCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 128 + int(syscall.SIGINT)
+}

@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"sync"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/sourcegraph/conc"
+	"go.uber.org/zap"
+)
+
+// stopper turns stop signals into a drain, then a hard stop, for one run.
+type stopper struct {
+	notify chan os.Signal // set when Run subscribed to OS signals itself
+	done   chan struct{}
+	wg     conc.WaitGroup
+
+	mu   sync.Mutex
+	sig  os.Signal
+	hard bool
+}
+
+// watch starts the goroutine that waits for the signals of cfg, if any.
+func watch(cfg config, run *flow.Run, hardStop context.CancelFunc) *stopper {
+	s := &stopper{done: make(chan struct{})}
+	ch := cfg.stop
+	if len(cfg.signals) > 0 {
+		// Buffered so that a second signal sent while the first is handled is
+		// not lost (signal.Notify never blocks to deliver).
+		s.notify = make(chan os.Signal, 2)
+		signal.Notify(s.notify, cfg.signals...)
+		ch = s.notify
+	}
+	if ch == nil {
+		return s
+	}
+	s.wg.Go(func() {
+		select {
+		case sig := <-ch:
+			s.mu.Lock()
+			s.sig = sig
+			s.mu.Unlock()
+			cfg.logger.Warn("signal: draining; send it again to stop hard", zap.Stringer("signal", sig))
+			run.Drain()
+		case <-s.done:
+			return
+		}
+		select {
+		case <-ch:
+			s.mu.Lock()
+			s.hard = true
+			s.mu.Unlock()
+			cfg.logger.Warn("second signal: stopping hard")
+			hardStop()
+		case <-s.done:
+		}
+	})
+	return s
+}
+
+// stop ends the watch and says which signal, if any, stopped the run.
+func (s *stopper) stop() (os.Signal, bool) {
+	close(s.done)
+	s.wg.Wait()
+	if s.notify != nil {
+		signal.Stop(s.notify)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sig, s.hard
+}

@@ -1,0 +1,106 @@
+// Package sink holds where a pipeline's items go: a function called for
+// each item, a slice that collects them, a channel, or nowhere.
+//
+// A sink runs in the goroutine of the stage before it and is never called
+// concurrently, so its function needs no lock. An item counts as done
+// (ExitStatus.Counts.Done) once the sink has accepted it without error.
+package sink
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Sink is any sink value.
+type Sink interface {
+	// Name is used in errors and logs.
+	Name() string
+	// In is the type of the items the sink takes.
+	In() reflect.Type
+	// Err says why the sink cannot run, or is nil.
+	Err() error
+	flow.Terminal
+}
+
+// Of is a sink of T items. It holds only configuration and can be used by
+// several pipelines.
+type Of[T any] struct {
+	name    string
+	invalid string
+	push    func(ctx context.Context, v T) error
+	flush   func(ctx context.Context) error
+}
+
+var _ Sink = (*Of[int])(nil)
+
+// Func makes a sink that calls f for each item, in the order the stage
+// before it gives them. An error from f is handled by the pipeline's error
+// policy, as for any stage.
+func Func[T any](f func(ctx context.Context, v T) error) *Of[T] {
+	if f == nil {
+		return &Of[T]{name: "sink", invalid: "nil sink function"}
+	}
+	return &Of[T]{name: "sink", push: f}
+}
+
+// Named returns a copy of the sink named name in errors and logs.
+func (s *Of[T]) Named(name string) *Of[T] {
+	c := *s
+	c.name = name
+	return &c
+}
+
+// Name returns the sink's name.
+func (s *Of[T]) Name() string { return s.name }
+
+// In returns the type of the items the sink takes.
+func (s *Of[T]) In() reflect.Type { return flow.TypeOf[T]() }
+
+// Err says why the sink cannot run, or returns nil.
+func (s *Of[T]) Err() error {
+	if s.invalid == "" {
+		return nil
+	}
+	return &flow.BuildError{Stage: s.name, Reason: s.invalid}
+}
+
+// Attach returns the Port that feeds the sink. It is called by the pipeline.
+func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
+	if s.invalid != "" {
+		return nil, sc.Invalid(s.invalid)
+	}
+	g, err := flow.NewGuard[T](sc, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	push := s.push
+	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
+	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, done: &sc.Run.Counts.Done}), nil
+}
+
+type port[T any] struct {
+	g     *flow.Guard[T]
+	call  func(context.Context, T) (struct{}, error)
+	flush func(context.Context) error
+	done  interface{ Add(int64) int64 }
+	n     int64
+}
+
+func (p *port[T]) Push(ctx context.Context, v T) error {
+	idx := p.n
+	p.n++
+	if _, ok, err := flow.Call(ctx, p.g, idx, v, p.call); !ok {
+		return err
+	}
+	p.done.Add(1)
+	return nil
+}
+
+func (p *port[T]) Close(ctx context.Context) error {
+	if p.flush == nil {
+		return nil
+	}
+	return p.flush(ctx)
+}

@@ -1,0 +1,141 @@
+// Package source holds where a pipeline's items come from: a generator
+// function (the seed's build_items), a slice, an iter.Seq or iter.Seq2, a
+// channel.
+//
+// A source runs in its own goroutine, started and awaited by the run. It
+// stops early when the run fails or is cancelled, and when the run is
+// drained (the first SIGINT): then it emits nothing more, and the items it
+// already emitted go on to the sink.
+package source
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strconv"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/stage"
+)
+
+// Source is any source value.
+type Source interface {
+	// Name is used in errors and logs.
+	Name() string
+	// Out is the type of the items the source emits.
+	Out() reflect.Type
+	// Next builds the stages that may follow the source in an untyped chain.
+	Next() stage.Next
+	// Err says why the source cannot run, or is nil.
+	Err() error
+	flow.Starter
+}
+
+// Of is a source of T items. It holds only configuration: each run of a
+// pipeline calls its generator anew.
+type Of[T any] struct {
+	name    string
+	invalid string
+	gen     func(ctx context.Context, yield func(T) bool) error
+}
+
+var _ Source = (*Of[int])(nil)
+
+// Func makes a source from a generator: gen calls yield for each item, in
+// order, and returns when it has no more (nil) or cannot go on (an error,
+// which fails the run with code 1). When yield returns false, gen must
+// return: the run is stopping (a failure downstream, cancellation or a
+// drain); what gen returns then is ignored. ctx is done when the run is
+// cancelled or drained; a generator that blocks must watch it.
+//
+// The generator may set totals on a stats registry it captures (the seed's
+// items_total), as plain Go.
+func Func[T any](gen func(ctx context.Context, yield func(T) bool) error) *Of[T] {
+	if gen == nil {
+		return &Of[T]{name: "source", invalid: "nil generator"}
+	}
+	return &Of[T]{name: "source", gen: gen}
+}
+
+// Named returns a copy of the source named name in errors and logs.
+func (s *Of[T]) Named(name string) *Of[T] {
+	c := *s
+	c.name = name
+	return &c
+}
+
+// Name returns the source's name; "source" unless set with Named.
+func (s *Of[T]) Name() string { return s.name }
+
+// Out returns the type of the emitted items.
+func (s *Of[T]) Out() reflect.Type { return flow.TypeOf[T]() }
+
+// Next returns the builder of stages that may follow the source.
+func (s *Of[T]) Next() stage.Next { return stage.NextOf[T]() }
+
+// Err says why the source cannot run, or returns nil.
+func (s *Of[T]) Err() error {
+	if s.invalid == "" {
+		return nil
+	}
+	return &flow.BuildError{Stage: s.name, Reason: s.invalid}
+}
+
+// Start registers the source's goroutine with the run. It is called by the
+// pipeline.
+func (s *Of[T]) Start(sc *flow.Scope, down any) error {
+	if s.invalid != "" {
+		return sc.Invalid(s.invalid)
+	}
+	d, err := flow.PortOf[T](down)
+	if err != nil {
+		return err
+	}
+	sc.Go(func(ctx context.Context) error { return s.run(ctx, sc, d) })
+	return nil
+}
+
+func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) error {
+	// The generator sees a context that a drain cancels too; items it has
+	// emitted are pushed under the run's context, so a drain never drops an
+	// item already taken from the source.
+	genCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sc.Run.OnDrain(cancel)
+
+	in := &sc.Run.Counts.In
+	var n int64
+	var pushErr error
+	yield := func(v T) bool {
+		if pushErr != nil || genCtx.Err() != nil {
+			return false
+		}
+		in.Add(1)
+		n++
+		if err := down.Push(ctx, v); err != nil {
+			pushErr = err
+			return false
+		}
+		return true
+	}
+	genErr := s.generate(genCtx, yield)
+	switch {
+	case pushErr != nil:
+		return pushErr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case genErr != nil && !(sc.Run.Draining() && errors.Is(genErr, context.Canceled)):
+		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: genErr}
+	}
+	return down.Close(ctx)
+}
+
+// generate calls the generator, turning a panic into an error.
+func (s *Of[T]) generate(ctx context.Context, yield func(T) bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = flow.NewPanicError(r)
+		}
+	}()
+	return s.gen(ctx, yield)
+}

@@ -1,0 +1,135 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Batch groups items into slices of size items, in order: the seed's
+// build_batches. The last batch of a stream may be shorter. Each batch is a
+// new slice that the stages after it may keep.
+//
+// Without MaxWait, Batch is sequential and runs in the goroutine before it.
+// With MaxWait(d) it runs in its own goroutine behind a bounded buffer and
+// also flushes a partial batch once its first item has waited d, so a slow
+// trickle of items is not held back.
+func Batch[T any](size int, opts ...Option) *Of[T, []T] {
+	o := collect("batch", opts)
+	if size < 1 {
+		return invalidStage[T, []T](o.name, fmt.Sprintf("batch size must be >= 1, got %d", size))
+	}
+	if o.err != "" {
+		return invalidStage[T, []T](o.name, o.err)
+	}
+	return newOf[T, []T](o.name, afterBatchOf[[]T], func(sc *flow.Scope, down flow.Port[[]T]) (flow.Port[T], error) {
+		if o.maxWait <= 0 {
+			return &batchPort[T]{size: size, down: down}, nil
+		}
+		b := &timedBatch[T]{size: size, wait: o.maxWait, in: make(chan T, o.buffer), down: down}
+		sc.Go(b.run)
+		return b, nil
+	})
+}
+
+// batchPort is the sequential Batch.
+type batchPort[T any] struct {
+	size int
+	buf  []T
+	down flow.Port[[]T]
+}
+
+func (b *batchPort[T]) Push(ctx context.Context, v T) error {
+	if b.buf == nil {
+		b.buf = make([]T, 0, b.size)
+	}
+	b.buf = append(b.buf, v)
+	if len(b.buf) < b.size {
+		return nil
+	}
+	full := b.buf
+	b.buf = nil
+	return b.down.Push(ctx, full)
+}
+
+func (b *batchPort[T]) Close(ctx context.Context) error {
+	if len(b.buf) > 0 {
+		rest := b.buf
+		b.buf = nil
+		if err := b.down.Push(ctx, rest); err != nil {
+			return err
+		}
+	}
+	return b.down.Close(ctx)
+}
+
+// timedBatch is the Batch with MaxWait: items cross a bounded channel to a
+// goroutine that owns the partial batch and its timer.
+type timedBatch[T any] struct {
+	size int
+	wait time.Duration
+	in   chan T
+	down flow.Port[[]T]
+}
+
+func (b *timedBatch[T]) Push(ctx context.Context, v T) error {
+	select {
+	case b.in <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close is called by the goroutine that sends to in, once, after its last
+// Push; closing in tells run the stream has ended.
+func (b *timedBatch[T]) Close(context.Context) error {
+	close(b.in)
+	return nil
+}
+
+func (b *timedBatch[T]) run(ctx context.Context) error {
+	timer := time.NewTimer(b.wait)
+	timer.Stop()
+	defer timer.Stop()
+	var expired <-chan time.Time // nil while no partial batch is waiting
+	buf := make([]T, 0, b.size)
+	flush := func() error {
+		full := buf
+		buf = make([]T, 0, b.size)
+		timer.Stop()
+		expired = nil
+		return b.down.Push(ctx, full)
+	}
+	for {
+		select {
+		case v, ok := <-b.in:
+			if !ok {
+				if len(buf) > 0 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				return b.down.Close(ctx)
+			}
+			if len(buf) == 0 {
+				timer.Reset(b.wait)
+				expired = timer.C
+			}
+			buf = append(buf, v)
+			if len(buf) == b.size {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-expired:
+			if err := flush(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

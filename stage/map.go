@@ -1,0 +1,49 @@
+package stage
+
+import (
+	"context"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Map applies f to every item, in order, in the goroutine of the stage
+// before it (no channel, no extra goroutine). Use ParMap for concurrency.
+func Map[In, Out any](f func(ctx context.Context, in In) (Out, error), opts ...Option) *Of[In, Out] {
+	return mapHandler("map", Func(f), opts)
+}
+
+func mapHandler[In, Out any](kind string, p Proc[In, Out], opts []Option) *Of[In, Out] {
+	o := collect(kind, opts)
+	if !p.valid() {
+		return invalidStage[In, Out](o.name, "nil handler")
+	}
+	if o.err != "" {
+		return invalidStage[In, Out](o.name, o.err)
+	}
+	return newOf[In, Out](o.name, NextOf[Out], func(sc *flow.Scope, down flow.Port[Out]) (flow.Port[In], error) {
+		g, err := guard[In](sc, o)
+		if err != nil {
+			return nil, err
+		}
+		return &mapPort[In, Out]{g: g, f: p.shared.Handle, down: down}, nil
+	})
+}
+
+type mapPort[In, Out any] struct {
+	g    *flow.Guard[In]
+	f    func(context.Context, In) (Out, error)
+	down flow.Port[Out]
+	n    int64
+}
+
+func (m *mapPort[In, Out]) Push(ctx context.Context, v In) error {
+	idx := m.n
+	m.n++
+	out, ok, err := flow.Call(ctx, m.g, idx, v, m.f)
+	if !ok {
+		return err
+	}
+	return m.down.Push(ctx, out)
+}
+
+func (m *mapPort[In, Out]) Close(ctx context.Context) error { return m.down.Close(ctx) }

@@ -1,0 +1,122 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Next builds the stages whose types follow from the previous stage's
+// output type T, so that pipeline's untyped chain methods (Filter, Tap,
+// Batch, Log) can make typed stages without reflection per item. Functions
+// are checked against T once, when the stage is made; a mismatch makes a
+// stage that reports both types when the pipeline is built.
+type Next interface {
+	// Filter accepts func(context.Context, T) (bool, error) or func(T) bool.
+	Filter(keep any, opts ...Option) Stage
+	// Tap accepts func(context.Context, T) error or func(T).
+	Tap(f any, opts ...Option) Stage
+	// Batch groups T items into []T.
+	Batch(size int, opts ...Option) Stage
+	// Log logs T items.
+	Log(msg string, opts ...Option) Stage
+}
+
+// NextOf returns the Next for items of type T.
+func NextOf[T any]() Next { return next[T]{} }
+
+type next[T any] struct{}
+
+func (next[T]) Filter(keep any, opts ...Option) Stage {
+	switch f := keep.(type) {
+	case func(context.Context, T) (bool, error):
+		return Filter(f, opts...)
+	case func(T) bool:
+		if f == nil {
+			break
+		}
+		return Filter(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts...)
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
+		"filter function is %T; after a stage giving %v it must be func(context.Context, %v) (bool, error) or func(%v) bool",
+		keep, t, t, t))
+}
+
+func (next[T]) Tap(f any, opts ...Option) Stage {
+	switch f := f.(type) {
+	case func(context.Context, T) error:
+		return Tap(f, opts...)
+	case func(T):
+		if f == nil {
+			break
+		}
+		return Tap(func(_ context.Context, v T) error { f(v); return nil }, opts...)
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(
+		"tap function is %T; after a stage giving %v it must be func(context.Context, %v) error or func(%v)",
+		f, t, t, t))
+}
+
+func (next[T]) Batch(size int, opts ...Option) Stage { return Batch[T](size, opts...) }
+
+func (next[T]) Log(msg string, opts ...Option) Stage { return Log[T](msg, opts...) }
+
+// afterBatch builds the stages that may follow an untyped Batch. It cannot
+// batch again: Go must know every type a program uses when it compiles it,
+// and "a batch of what came before" without end would be infinitely many.
+// Batch of batches stays possible with a typed stage: Via(stage.Batch[[]T](n)).
+type afterBatch[T any] struct{}
+
+func (afterBatch[T]) Filter(keep any, opts ...Option) Stage {
+	if f, ok := keep.(func(context.Context, T) (bool, error)); ok {
+		return filterStage(f, opts, afterBatchOf[T])
+	}
+	if f, ok := keep.(func(T) bool); ok && f != nil {
+		return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, afterBatchOf[T])
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
+		"filter function is %T; after a stage giving %v it must be func(context.Context, %v) (bool, error) or func(%v) bool",
+		keep, t, t, t))
+}
+
+func (afterBatch[T]) Tap(f any, opts ...Option) Stage {
+	if g, ok := f.(func(context.Context, T) error); ok {
+		return tapStage(g, opts, afterBatchOf[T])
+	}
+	if g, ok := f.(func(T)); ok && g != nil {
+		return tapStage(func(_ context.Context, v T) error { g(v); return nil }, opts, afterBatchOf[T])
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(
+		"tap function is %T; after a stage giving %v it must be func(context.Context, %v) error or func(%v)",
+		f, t, t, t))
+}
+
+func (afterBatch[T]) Batch(_ int, opts ...Option) Stage {
+	return brokenNext{}.Batch(0, opts...)
+}
+
+func (afterBatch[T]) Log(msg string, opts ...Option) Stage {
+	return logStage[T](msg, opts, afterBatchOf[T])
+}
+
+func afterBatchOf[T any]() Next { return afterBatch[T]{} }
+
+// brokenNext follows an invalid stage, or a second untyped Batch.
+type brokenNext struct{}
+
+func (brokenNext) Filter(any, ...Option) Stage { return brokenStage("filter") }
+func (brokenNext) Tap(any, ...Option) Stage    { return brokenStage("tap") }
+func (brokenNext) Log(string, ...Option) Stage { return brokenStage("log") }
+func (brokenNext) Batch(int, ...Option) Stage {
+	return invalidStage[struct{}, struct{}]("batch",
+		"a Batch right after an untyped Batch (or an invalid stage) cannot be typed: use Via(stage.Batch[[]T](n)) with T spelled out")
+}
+
+func brokenStage(name string) Stage {
+	return invalidStage[struct{}, struct{}](name, "follows a stage that cannot be typed; see the error before it")
+}
