@@ -96,8 +96,9 @@ func (afterBatch[T]) Tap(f any, opts ...Option) Stage {
 		f, t, t, t))
 }
 
-func (afterBatch[T]) Batch(_ int, opts ...Option) Stage {
-	return brokenNext{}.Batch(0, opts...)
+func (afterBatch[T]) Batch(int, ...Option) Stage {
+	return invalidStage[struct{}, struct{}]("batch",
+		"a Batch right after an untyped Batch cannot be typed: use Via(stage.Batch[[]T](n)) with T spelled out")
 }
 
 func (afterBatch[T]) Log(msg string, opts ...Option) Stage {
@@ -106,16 +107,13 @@ func (afterBatch[T]) Log(msg string, opts ...Option) Stage {
 
 func afterBatchOf[T any]() Next { return afterBatch[T]{} }
 
-// brokenNext follows an invalid stage, or a second untyped Batch.
+// brokenNext follows an invalid stage, whose output type may be a stand-in.
 type brokenNext struct{}
 
 func (brokenNext) Filter(any, ...Option) Stage { return brokenStage("filter") }
 func (brokenNext) Tap(any, ...Option) Stage    { return brokenStage("tap") }
 func (brokenNext) Log(string, ...Option) Stage { return brokenStage("log") }
-func (brokenNext) Batch(int, ...Option) Stage {
-	return invalidStage[struct{}, struct{}]("batch",
-		"a Batch right after an untyped Batch (or an invalid stage) cannot be typed: use Via(stage.Batch[[]T](n)) with T spelled out")
-}
+func (brokenNext) Batch(int, ...Option) Stage { return brokenStage("batch") }
 
 func brokenStage(name string) Stage {
 	return invalidStage[struct{}, struct{}](name, "follows a stage that cannot be typed; see the error before it")

@@ -19,6 +19,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/conveyor-go/conveyor/pipeline"
@@ -44,6 +45,11 @@ func main() {
 	status := build(cfg, reg, logger).Run(context.Background())
 
 	fmt.Println(status)
+	// The seed's ideal, 100 x 0.5 s / 8 = 6.25 s, assumes the mean sleep;
+	// this run's own ideal is the sleep it actually drew, spread evenly.
+	ideal := time.Duration(slept.Load()) / time.Duration(max(cfg.workers, 1))
+	fmt.Printf("Ideal for this run's sleeps: %.2fs (%.1f%% efficiency)\n",
+		ideal.Seconds(), 100*ideal.Seconds()/status.Duration.Seconds())
 	fmt.Println(reg.Snapshot())
 	line, _ := json.Marshal(reg.Snapshot())
 	fmt.Println(string(line))
@@ -85,6 +91,9 @@ func build(cfg config, reg *stats.Registry, logger *zap.Logger) *pipeline.Pipeli
 		Sink(stats.Sink(reg))
 }
 
+// slept adds up every handler's sleep, to compare the run with its ideal.
+var slept atomic.Int64
+
 // handler is the seed's SampleHandler: one per worker, so it may keep state
 // without locks.
 type handler struct {
@@ -95,19 +104,21 @@ type handler struct {
 // Handle is the seed's _handle_item: it returns this batch's stat deltas
 // (the seed's _reset_stats + inc_stats_vals) for stats.Sink to merge.
 func (h *handler) Handle(ctx context.Context, nums []int) (stats.Delta, error) {
-	d := stats.Delta{"items_processed": 0, "items_positive": 0, "items_negative": 0}
+	delta := stats.Delta{"items_processed": 0, "items_positive": 0, "items_negative": 0}
 	for _, n := range nums {
-		if err := sleep(ctx, time.Duration(rand.Float64()*h.sleep*float64(time.Second))); err != nil {
+		d := time.Duration(rand.Float64() * h.sleep * float64(time.Second))
+		slept.Add(int64(d))
+		if err := sleep(ctx, d); err != nil {
 			return nil, err
 		}
-		d["items_processed"]++
+		delta["items_processed"]++
 		if factorialOverCos(n) > 0 {
-			d["items_positive"]++
+			delta["items_positive"]++
 		} else {
-			d["items_negative"]++
+			delta["items_negative"]++
 		}
 	}
-	return d, nil
+	return delta, nil
 }
 
 // factorialOverCos is the seed's math.factorial(n) / math.cos(n).
