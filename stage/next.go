@@ -113,7 +113,7 @@ type brokenNext struct{}
 func (brokenNext) Filter(any, ...Option) Stage { return brokenStage("filter") }
 func (brokenNext) Tap(any, ...Option) Stage    { return brokenStage("tap") }
 func (brokenNext) Log(string, ...Option) Stage { return brokenStage("log") }
-func (brokenNext) Batch(int, ...Option) Stage { return brokenStage("batch") }
+func (brokenNext) Batch(int, ...Option) Stage  { return brokenStage("batch") }
 
 func brokenStage(name string) Stage {
 	return invalidStage[struct{}, struct{}](name, "follows a stage that cannot be typed; see the error before it")
