@@ -62,9 +62,11 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		st.Code = signalCode(sig)
 		st.Err = &SignalError{Signal: sig, Hard: hard}
 		if hard {
-			st.Message = fmt.Sprintf("Stopped hard by a second %v: %d of %d items done", sig, st.Counts.Done, st.Counts.In)
+			st.Message = fmt.Sprintf("Stopped hard by a second %v: in-flight items abandoned; the source emitted %d items, the sink accepted %d",
+				sig, st.Counts.In, st.Counts.Done)
 		} else {
-			st.Message = fmt.Sprintf("Interrupted by %v: drained, %d of %d items done", sig, st.Counts.Done, st.Counts.In)
+			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, the sink accepted %d",
+				sig, st.Counts.In, st.Counts.Done)
 		}
 	case err != nil:
 		st.Code, st.Err, st.Message = CodeFailure, err, "Cancelled: "+err.Error()

@@ -45,6 +45,13 @@ func Func[T any](f func(ctx context.Context, v T) error) *Of[T] {
 	return &Of[T]{name: "sink", push: f}
 }
 
+// Invalid returns a sink that cannot run: a pipeline using it reports
+// reason, naming the sink, before anything starts. Packages that build sinks
+// use it to report bad arguments without panicking.
+func Invalid[T any](name, reason string) *Of[T] {
+	return &Of[T]{name: name, invalid: reason}
+}
+
 // Named returns a copy of the sink named name in errors and logs.
 func (s *Of[T]) Named(name string) *Of[T] {
 	c := *s

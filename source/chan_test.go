@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,6 +99,41 @@ func TestChan(t *testing.T) {
 			assert.Equal(t, []int{7}, got)
 			assert.Equal(t, int64(1), st.Counts.Done)
 		})
+	})
+
+	t.Run("a drain leaves in the channel every value it did not emit", func(t *testing.T) {
+		// Chan's doc: on a drain, values still in ch are left there. So each
+		// value ends either in the sink or in ch, never in neither. When the
+		// drain comes while values are waiting, the source's select sees ch
+		// and ctx ready at once and picks one at random, so one try can pass
+		// by luck: make many.
+		const n, tries = 20, 64
+		for try := range tries {
+			synctest.Test(t, func(t *testing.T) {
+				ch := make(chan int, n)
+				for i := range n {
+					ch <- i
+				}
+				stop := make(chan os.Signal, 1)
+				var got []int
+				f := sink.Func(func(_ context.Context, v int) error {
+					got = append(got, v)
+					if v == 0 {
+						stop <- os.Interrupt
+						// Sleeping in the bubble lets the drain land first.
+						time.Sleep(time.Second)
+					}
+					return nil
+				})
+				st := pipeline.New(source.Chan(ch), pipeline.WithStopChannel(stop)).Sink(f).Run(t.Context())
+
+				require.Equal(t, 128+int(syscall.SIGINT), st.Code, st.Message)
+				left := len(ch)
+				require.Equal(t, n, len(got)+left,
+					"try %d: %d values emitted, %d left in ch: %d taken from ch and dropped",
+					try, len(got), left, n-len(got)-left)
+			})
+		}
 	})
 
 	t.Run("a nil channel makes an invalid pipeline", func(t *testing.T) {

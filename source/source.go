@@ -106,14 +106,23 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	in := &sc.Run.Counts.In
 	var n int64
 	var pushErr error
+	stopped := false // yield said false: the generator must return, and what it returns is ignored
 	yield := func(v T) bool {
-		if pushErr != nil || genCtx.Err() != nil {
+		if stopped || ctx.Err() != nil {
+			stopped = true
 			return false
 		}
+		// v is already taken from the generator (a channel source has
+		// received it), so it is emitted even if a drain has just begun.
 		in.Add(1)
 		n++
 		if err := down.Push(ctx, v); err != nil {
 			pushErr = err
+			stopped = true
+			return false
+		}
+		if genCtx.Err() != nil {
+			stopped = true
 			return false
 		}
 		return true
@@ -124,7 +133,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		return pushErr
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case genErr != nil && !(sc.Run.Draining() && errors.Is(genErr, context.Canceled)):
+	case genErr != nil && !stopped && !(sc.Run.Draining() && errors.Is(genErr, context.Canceled)):
 		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: genErr}
 	}
 	return down.Close(ctx)

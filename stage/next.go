@@ -28,84 +28,63 @@ func NextOf[T any]() Next { return next[T]{} }
 
 type next[T any] struct{}
 
-func (next[T]) Filter(keep any, opts ...Option) Stage {
-	switch f := keep.(type) {
-	case func(context.Context, T) (bool, error):
-		return Filter(f, opts...)
-	case func(T) bool:
-		if f == nil {
-			break
-		}
-		return Filter(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts...)
-	}
-	t := flow.TypeOf[T]()
-	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
-		"filter function is %T; after a stage giving %v it must be func(context.Context, %v) (bool, error) or func(%v) bool",
-		keep, t, t, t))
-}
-
-func (next[T]) Tap(f any, opts ...Option) Stage {
-	switch f := f.(type) {
-	case func(context.Context, T) error:
-		return Tap(f, opts...)
-	case func(T):
-		if f == nil {
-			break
-		}
-		return Tap(func(_ context.Context, v T) error { f(v); return nil }, opts...)
-	}
-	t := flow.TypeOf[T]()
-	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(
-		"tap function is %T; after a stage giving %v it must be func(context.Context, %v) error or func(%v)",
-		f, t, t, t))
-}
-
-func (next[T]) Batch(size int, opts ...Option) Stage { return Batch[T](size, opts...) }
-
-func (next[T]) Log(msg string, opts ...Option) Stage { return Log[T](msg, opts...) }
+func (next[T]) Filter(keep any, opts ...Option) Stage { return filterAny[T](keep, opts, NextOf[T]) }
+func (next[T]) Tap(f any, opts ...Option) Stage       { return tapAny[T](f, opts, NextOf[T]) }
+func (next[T]) Batch(size int, opts ...Option) Stage  { return Batch[T](size, opts...) }
+func (next[T]) Log(msg string, opts ...Option) Stage  { return logStage[T](msg, opts, NextOf[T]) }
 
 // afterBatch builds the stages that may follow an untyped Batch. It cannot
 // batch again: Go must know every type a program uses when it compiles it,
-// and "a batch of what came before" without end would be infinitely many.
-// Batch of batches stays possible with a typed stage: Via(stage.Batch[[]T](n)).
+// and "a batch of what came before", without end, would be infinitely many.
+// A batch of batches stays possible with a typed stage:
+// Via(stage.Batch[[]T](n)).
 type afterBatch[T any] struct{}
 
+func afterBatchOf[T any]() Next { return afterBatch[T]{} }
+
 func (afterBatch[T]) Filter(keep any, opts ...Option) Stage {
-	if f, ok := keep.(func(context.Context, T) (bool, error)); ok {
-		return filterStage(f, opts, afterBatchOf[T])
-	}
-	if f, ok := keep.(func(T) bool); ok && f != nil {
-		return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, afterBatchOf[T])
-	}
-	t := flow.TypeOf[T]()
-	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
-		"filter function is %T; after a stage giving %v it must be func(context.Context, %v) (bool, error) or func(%v) bool",
-		keep, t, t, t))
+	return filterAny[T](keep, opts, afterBatchOf[T])
 }
-
-func (afterBatch[T]) Tap(f any, opts ...Option) Stage {
-	if g, ok := f.(func(context.Context, T) error); ok {
-		return tapStage(g, opts, afterBatchOf[T])
-	}
-	if g, ok := f.(func(T)); ok && g != nil {
-		return tapStage(func(_ context.Context, v T) error { g(v); return nil }, opts, afterBatchOf[T])
-	}
-	t := flow.TypeOf[T]()
-	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(
-		"tap function is %T; after a stage giving %v it must be func(context.Context, %v) error or func(%v)",
-		f, t, t, t))
+func (afterBatch[T]) Tap(f any, opts ...Option) Stage { return tapAny[T](f, opts, afterBatchOf[T]) }
+func (afterBatch[T]) Log(msg string, opts ...Option) Stage {
+	return logStage[T](msg, opts, afterBatchOf[T])
 }
-
 func (afterBatch[T]) Batch(int, ...Option) Stage {
 	return invalidStage[struct{}, struct{}]("batch",
 		"a Batch right after an untyped Batch cannot be typed: use Via(stage.Batch[[]T](n)) with T spelled out")
 }
 
-func (afterBatch[T]) Log(msg string, opts ...Option) Stage {
-	return logStage[T](msg, opts, afterBatchOf[T])
+// filterAny makes a Filter from keep if it has one of the accepted types.
+func filterAny[T any](keep any, opts []Option, nx func() Next) Stage {
+	switch f := keep.(type) {
+	case func(context.Context, T) (bool, error):
+		return filterStage(f, opts, nx)
+	case func(T) bool:
+		if f != nil {
+			return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, nx)
+		}
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
+		"filter function is %T; after a stage giving %v it must be func(context.Context, %v) (bool, error) or func(%v) bool",
+		keep, t, t, t))
 }
 
-func afterBatchOf[T any]() Next { return afterBatch[T]{} }
+// tapAny makes a Tap from f if it has one of the accepted types.
+func tapAny[T any](f any, opts []Option, nx func() Next) Stage {
+	switch g := f.(type) {
+	case func(context.Context, T) error:
+		return tapStage(g, opts, nx)
+	case func(T):
+		if g != nil {
+			return tapStage(func(_ context.Context, v T) error { g(v); return nil }, opts, nx)
+		}
+	}
+	t := flow.TypeOf[T]()
+	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(
+		"tap function is %T; after a stage giving %v it must be func(context.Context, %v) error or func(%v)",
+		f, t, t, t))
+}
 
 // brokenNext follows an invalid stage, whose output type may be a stand-in.
 type brokenNext struct{}

@@ -13,7 +13,7 @@ import (
 // a time. A nil reg makes a sink that reports so when the pipeline is built.
 func Sink(reg *Registry) *sink.Of[Delta] {
 	if reg == nil {
-		return sink.Func[Delta](nil).Named("stats")
+		return sink.Invalid[Delta]("stats", "nil registry")
 	}
 	return sink.Func(func(_ context.Context, d Delta) error {
 		reg.AddAll(d)
