@@ -60,9 +60,10 @@ func filterAny[T any](keep any, opts []Option, nx func() Next) Stage {
 	case func(context.Context, T) (bool, error):
 		return filterStage(f, opts, nx)
 	case func(T) bool:
-		if f != nil {
-			return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, nx)
+		if f == nil {
+			return filterStage[T](nil, opts, nx)
 		}
+		return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, nx)
 	}
 	t := flow.TypeOf[T]()
 	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
@@ -76,9 +77,10 @@ func tapAny[T any](f any, opts []Option, nx func() Next) Stage {
 	case func(context.Context, T) error:
 		return tapStage(g, opts, nx)
 	case func(T):
-		if g != nil {
-			return tapStage(func(_ context.Context, v T) error { g(v); return nil }, opts, nx)
+		if g == nil {
+			return tapStage[T](nil, opts, nx)
 		}
+		return tapStage(func(_ context.Context, v T) error { g(v); return nil }, opts, nx)
 	}
 	t := flow.TypeOf[T]()
 	return invalidStage[T, T](collect("tap", opts).name, fmt.Sprintf(

@@ -12,8 +12,10 @@ import (
 // 100 items.
 const DefaultBuffer = 100
 
-// Option configures a stage. Options that do not apply to a stage are
-// ignored by it.
+// Option configures a stage. An option that does not apply to a stage (an
+// Ordered on a Map) is ignored by it, but an option given an invalid value
+// (Buffer(0), MaxWait(0)) makes any stage invalid: the mistake is reported
+// wherever it is made.
 type Option interface{ apply(*options) }
 
 type optionFunc func(*options)

@@ -82,10 +82,10 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 			p = p.fallback()
 			continue
 		}
-		g.sc.Run.Counts.Retried.Add(1)
 		if err := sleep(ctx, p.backoff(attempt)); err != nil {
 			return zero, false, err
 		}
+		g.sc.Run.Counts.Retried.Add(1)
 		out, err2 := protect(ctx, in, f)
 		if err2 == nil {
 			return out, true, nil

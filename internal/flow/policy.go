@@ -118,6 +118,10 @@ func (p Policy) fallback() Policy {
 func (p Policy) backoff(n int) time.Duration {
 	d := p.base
 	for i := 1; i < n && d < p.max; i++ {
+		if d > p.max/2 {
+			d = p.max // doubling would pass max, or overflow
+			break
+		}
 		d *= 2
 	}
 	d = min(d, p.max)
