@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/stats"
 )
 
 // Run runs the pipeline and returns how it ended. It blocks until every
@@ -83,7 +84,7 @@ func finish(cfg config, st ExitStatus) ExitStatus {
 	return st
 }
 
-func snapshot(cfg config) map[string]int64 {
+func snapshot(cfg config) stats.Snapshot {
 	if cfg.stats == nil {
 		return nil
 	}

@@ -25,7 +25,7 @@ import (
 // the source and the emitter, so a slow head item applies backpressure
 // instead of growing memory.
 //
-// Workers hand items out one at a time, so slow items spread evenly over all
+// Workers take items one at a time, so slow items spread evenly over all
 // workers. With a PerWorker Proc each worker builds its own handler when it
 // starts and closes it when it stops.
 //
