@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
 )
@@ -11,7 +12,7 @@ import (
 // goroutine starts: misuse while chaining, invalid stages, a missing sink,
 // and connections whose types differ.
 func (p *Pipeline) check() error {
-	errs := slices0(p.errs)
+	errs := slices.Clone(p.errs)
 	if p.src != nil {
 		if err := p.src.Err(); err != nil {
 			errs = append(errs, at(err, 0))
@@ -74,5 +75,3 @@ func at(err error, index int) error {
 	}
 	return err
 }
-
-func slices0(errs []error) []error { return append([]error(nil), errs...) }

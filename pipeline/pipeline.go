@@ -118,8 +118,8 @@ func (p *Pipeline) Sink(s sink.Sink) *Pipeline {
 	return c
 }
 
-// follow appends the stage make builds for the last output type.
-func (p *Pipeline) follow(make func(stage.Next) stage.Stage) *Pipeline {
+// follow appends the stage that build makes for the last output type.
+func (p *Pipeline) follow(build func(stage.Next) stage.Stage) *Pipeline {
 	var n stage.Next
 	switch {
 	case len(p.stages) > 0:
@@ -129,7 +129,7 @@ func (p *Pipeline) follow(make func(stage.Next) stage.Stage) *Pipeline {
 	default:
 		return p.clone() // New(nil) is already reported
 	}
-	return p.Via(make(n))
+	return p.Via(build(n))
 }
 
 func (p *Pipeline) invalid(name, reason string) *Pipeline {
