@@ -47,26 +47,36 @@ type ExitStatus struct {
 	Stats stats.Snapshot
 }
 
-// Counts are a run's item counters. Every item the source emitted is
-// exactly one of Done, Failed, Skipped, Dropped or DeadLettered, or was
-// abandoned by a cancellation, a failure or a hard stop. Stages that change
-// the number of items (Batch, FlatMap) make Done count what reached the
-// sink. Retried counts extra attempts, not items.
+// Counts are a run's item counters in source items: whatever Batch, FlatMap
+// and Filter did downstream, each item the source emitted is counted once,
+// as exactly one of Done, Dropped, Skipped, DeadLettered, Failed or
+// Abandoned, so
+//
+//	In == Done + Dropped + Skipped + DeadLettered + Failed + Abandoned
+//
+// A batch counts for all its members; a FlatMap parent takes the worst
+// outcome of its children (Dropped < Done < Skipped < DeadLettered <
+// Failed). Retried counts extra attempts, not items.
 type Counts struct {
 	In           int64 // emitted by the source
-	Done         int64 // accepted by the sink
-	Failed       int64 // failures that stopped the run (fail fast)
+	Done         int64 // accepted by the sink, through all their descendants
+	Dropped      int64 // left out by a Filter, or by a FlatMap that gave no children
 	Skipped      int64 // dropped by the Skip policy
-	Dropped      int64 // left out by a Filter
-	Retried      int64 // extra attempts made by the Retry policy
 	DeadLettered int64 // handed to a dead-letter function
+	Failed       int64 // failures that stopped the run (fail fast)
+	Abandoned    int64 // in flight when the run was cancelled, failed or stopped hard
+	Retried      int64 // extra attempts made by the Retry policy
 }
 
+// countsOf reads the counters once every goroutine of the run has exited;
+// what is not settled by then was abandoned.
 func countsOf(c *flow.Counts) Counts {
-	return Counts{
-		In: c.In.Load(), Done: c.Done.Load(), Failed: c.Failed.Load(), Skipped: c.Skipped.Load(),
-		Dropped: c.Dropped.Load(), Retried: c.Retried.Load(), DeadLettered: c.DeadLettered.Load(),
+	n := Counts{
+		In: c.In.Load(), Done: c.Done.Load(), Dropped: c.Dropped.Load(), Skipped: c.Skipped.Load(),
+		DeadLettered: c.DeadLettered.Load(), Failed: c.Failed.Load(), Retried: c.Retried.Load(),
 	}
+	n.Abandoned = n.In - n.Done - n.Dropped - n.Skipped - n.DeadLettered - n.Failed
+	return n
 }
 
 // String reads like the seed's: "Finished with code 0 in 6.32s with

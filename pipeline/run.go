@@ -63,10 +63,10 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		st.Code = signalCode(sig)
 		st.Err = &SignalError{Signal: sig, Hard: hard}
 		if hard {
-			st.Message = fmt.Sprintf("Stopped hard by a second %v: in-flight items abandoned; the source emitted %d items, the sink accepted %d",
-				sig, st.Counts.In, st.Counts.Done)
+			st.Message = fmt.Sprintf("Stopped hard by a second %v: the source emitted %d items, %d done, %d abandoned",
+				sig, st.Counts.In, st.Counts.Done, st.Counts.Abandoned)
 		} else {
-			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, the sink accepted %d",
+			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, %d done",
 				sig, st.Counts.In, st.Counts.Done)
 		}
 	case err != nil:

@@ -79,6 +79,7 @@ func TestFailFastStopsAtTheFirstError(t *testing.T) {
 				assert.Contains(t, st.Message, `stage 1 "square", item "17 / 1000000": boom`)
 				assert.Less(t, produced.Load(), int64(total), "the source must stop early")
 				assert.Equal(t, int64(1), st.Counts.Failed)
+				balanced(t, st.Counts)
 			})
 		}
 	}
@@ -134,6 +135,7 @@ func TestCancellingTheContextStopsPromptly(t *testing.T) {
 			assert.Contains(t, st.Message, "Cancelled")
 			assert.Zero(t, st.Counts.Failed, "items abandoned by a cancellation are not failures")
 			assert.Less(t, produced.Load(), int64(1_000_000))
+			balanced(t, st.Counts)
 		})
 	}
 }
@@ -206,6 +208,7 @@ func TestDrainLetsInFlightItemsFinish(t *testing.T) {
 			assert.Equal(t, syscall.SIGINT, se.Signal)
 			assert.Less(t, st.Counts.In, int64(1_000_000), "the source stopped")
 			assert.Equal(t, st.Counts.In, st.Counts.Done, "every item already emitted finished")
+			assert.Zero(t, st.Counts.Abandoned)
 			// The generator may have made one more item that yield refused.
 			assert.InDelta(t, st.Counts.In, produced.Load(), 1)
 			assert.Contains(t, st.Message, "drained")
@@ -237,6 +240,7 @@ func TestASecondSignalStopsHard(t *testing.T) {
 	assert.True(t, se.Hard)
 	assert.Contains(t, st.Message, "hard")
 	assert.Zero(t, st.Counts.Done)
+	assert.Equal(t, st.Counts.In, st.Counts.Abandoned, "a hard stop abandons what is in flight")
 }
 
 func TestExitStatusOnSuccess(t *testing.T) {

@@ -27,12 +27,12 @@ func TestDiscard(t *testing.T) {
 		assert.Zero(t, st.Counts.Done)
 	})
 
-	t.Run("after a Batch, done counts batches", func(t *testing.T) {
+	t.Run("after a Batch, done counts the source items of each batch", func(t *testing.T) {
 		st := pipeline.New(source.Slice(upTo(10))).Batch(3).Sink(sink.Discard[[]int]()).Run(t.Context())
 
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 		assert.Equal(t, int64(10), st.Counts.In)
-		assert.Equal(t, int64(4), st.Counts.Done)
+		assert.Equal(t, int64(10), st.Counts.Done, "4 batches standing for 10 items")
 	})
 
 	t.Run("it is named discard", func(t *testing.T) {

@@ -2,8 +2,9 @@
 // each item, a slice that collects them, a channel, or nowhere.
 //
 // A sink runs in the goroutine of the stage before it and is never called
-// concurrently, so its function needs no lock. An item counts as done
-// (ExitStatus.Counts.Done) once the sink has accepted it without error.
+// concurrently, so its function needs no lock. The source items an item
+// stands for count as done (ExitStatus.Counts.Done) once the sink has
+// accepted it without error.
 package sink
 
 import (
@@ -84,24 +85,24 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	}
 	push := s.push
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, done: &sc.Run.Counts.Done}), nil
+	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, run: sc.Run}), nil
 }
 
 type port[T any] struct {
 	g     *flow.Guard[T]
 	call  func(context.Context, T) (struct{}, error)
 	flush func(context.Context) error
-	done  interface{ Add(int64) int64 }
+	run   *flow.Run
 	n     int64
 }
 
-func (p *port[T]) Push(ctx context.Context, v T) error {
+func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	idx := p.n
 	p.n++
-	if _, ok, err := flow.Call(ctx, p.g, idx, v, p.call); !ok {
+	if _, ok, err := flow.Call(ctx, p.g, idx, v, t, p.call); !ok {
 		return err
 	}
-	p.done.Add(1)
+	p.run.Settle(t, flow.Done)
 	return nil
 }
 

@@ -116,7 +116,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		// received it), so it is emitted even if a drain has just begun.
 		in.Add(1)
 		n++
-		if err := down.Push(ctx, v); err != nil {
+		if err := down.Push(ctx, v, flow.One()); err != nil {
 			pushErr = err
 			stopped = true
 			return false

@@ -28,7 +28,7 @@ func Batch[T any](size int, opts ...Option) *Of[T, []T] {
 		if o.maxWait <= 0 {
 			return &batchPort[T]{size: size, down: down}, nil
 		}
-		b := &timedBatch[T]{size: size, wait: o.maxWait, in: make(chan T, o.buffer), down: down}
+		b := &timedBatch[T]{size: size, wait: o.maxWait, in: make(chan tagged[T], o.buffer), down: down}
 		sc.Go(b.run)
 		return b, nil
 	})
@@ -38,27 +38,31 @@ func Batch[T any](size int, opts ...Option) *Of[T, []T] {
 type batchPort[T any] struct {
 	size int
 	buf  []T
+	tag  flow.Tag // the merged tags of the items in buf
 	down flow.Port[[]T]
 }
 
-func (b *batchPort[T]) Push(ctx context.Context, v T) error {
+func (b *batchPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	if b.buf == nil {
 		b.buf = make([]T, 0, b.size)
 	}
 	b.buf = append(b.buf, v)
+	b.tag = b.tag.Merge(t)
 	if len(b.buf) < b.size {
 		return nil
 	}
-	full := b.buf
-	b.buf = nil
-	return b.down.Push(ctx, full)
+	return b.flush(ctx)
+}
+
+func (b *batchPort[T]) flush(ctx context.Context) error {
+	full, t := b.buf, b.tag
+	b.buf, b.tag = nil, flow.Tag{}
+	return b.down.Push(ctx, full, t)
 }
 
 func (b *batchPort[T]) Close(ctx context.Context) error {
 	if len(b.buf) > 0 {
-		rest := b.buf
-		b.buf = nil
-		if err := b.down.Push(ctx, rest); err != nil {
+		if err := b.flush(ctx); err != nil {
 			return err
 		}
 	}
@@ -70,13 +74,19 @@ func (b *batchPort[T]) Close(ctx context.Context) error {
 type timedBatch[T any] struct {
 	size int
 	wait time.Duration
-	in   chan T
+	in   chan tagged[T]
 	down flow.Port[[]T]
 }
 
-func (b *timedBatch[T]) Push(ctx context.Context, v T) error {
+// tagged is an item with its tag, as it crosses a channel.
+type tagged[T any] struct {
+	v T
+	t flow.Tag
+}
+
+func (b *timedBatch[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	select {
-	case b.in <- v:
+	case b.in <- tagged[T]{v, t}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -96,16 +106,17 @@ func (b *timedBatch[T]) run(ctx context.Context) error {
 	defer timer.Stop()
 	var expired <-chan time.Time // nil while no partial batch is waiting
 	buf := make([]T, 0, b.size)
+	var tag flow.Tag
 	flush := func() error {
-		full := buf
-		buf = make([]T, 0, b.size)
+		full, t := buf, tag
+		buf, tag = make([]T, 0, b.size), flow.Tag{}
 		timer.Stop()
 		expired = nil
-		return b.down.Push(ctx, full)
+		return b.down.Push(ctx, full, t)
 	}
 	for {
 		select {
-		case v, ok := <-b.in:
+		case it, ok := <-b.in:
 			if !ok {
 				if len(buf) > 0 {
 					if err := flush(); err != nil {
@@ -118,7 +129,8 @@ func (b *timedBatch[T]) run(ctx context.Context) error {
 				timer.Reset(b.wait)
 				expired = timer.C
 			}
-			buf = append(buf, v)
+			buf = append(buf, it.v)
+			tag = tag.Merge(it.t)
 			if len(buf) == b.size {
 				if err := flush(); err != nil {
 					return err

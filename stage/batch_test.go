@@ -47,7 +47,8 @@ func TestBatchBySize(t *testing.T) {
 				require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 				assert.Equal(t, c.want, got)
 				assert.EqualValues(t, len(c.in), st.Counts.In)
-				assert.EqualValues(t, len(c.want), st.Counts.Done, "Done counts batches that reached the sink")
+				assert.EqualValues(t, len(c.in), st.Counts.Done, "Done counts the source items of the batches that reached the sink")
+				assert.Zero(t, st.Counts.Abandoned)
 			})
 		}
 	}
@@ -142,7 +143,7 @@ func TestBatchMaxWait(t *testing.T) {
 			assert.Equal(t, []time.Duration{0, wait, time.Second + 10*time.Millisecond}, b.at,
 				"a full batch goes at once, a partial one after MaxWait, the last one at the end")
 			assert.EqualValues(t, 6, st.Counts.In)
-			assert.EqualValues(t, 3, st.Counts.Done)
+			assert.EqualValues(t, 6, st.Counts.Done)
 		})
 	})
 

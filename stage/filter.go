@@ -26,30 +26,30 @@ func filterStage[T any](keep func(ctx context.Context, v T) (bool, error), opts 
 		if err != nil {
 			return nil, err
 		}
-		return &filterPort[T]{g: g, keep: keep, down: down, dropped: &sc.Run.Counts.Dropped}, nil
+		return &filterPort[T]{g: g, keep: keep, down: down, run: sc.Run}, nil
 	})
 }
 
 type filterPort[T any] struct {
-	g       *flow.Guard[T]
-	keep    func(context.Context, T) (bool, error)
-	down    flow.Port[T]
-	dropped interface{ Add(int64) int64 }
-	n       int64
+	g    *flow.Guard[T]
+	keep func(context.Context, T) (bool, error)
+	down flow.Port[T]
+	run  *flow.Run
+	n    int64
 }
 
-func (f *filterPort[T]) Push(ctx context.Context, v T) error {
+func (f *filterPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	idx := f.n
 	f.n++
-	keep, ok, err := flow.Call(ctx, f.g, idx, v, f.keep)
+	keep, ok, err := flow.Call(ctx, f.g, idx, v, t, f.keep)
 	if !ok {
 		return err
 	}
 	if !keep {
-		f.dropped.Add(1)
+		f.run.Settle(t, flow.Dropped)
 		return nil
 	}
-	return f.down.Push(ctx, v)
+	return f.down.Push(ctx, v, t)
 }
 
 func (f *filterPort[T]) Close(ctx context.Context) error { return f.down.Close(ctx) }

@@ -22,7 +22,7 @@ func FlatMap[In, Out any](f func(ctx context.Context, in In) ([]Out, error), opt
 		if err != nil {
 			return nil, err
 		}
-		return &flatMapPort[In, Out]{g: g, f: f, down: down}, nil
+		return &flatMapPort[In, Out]{g: g, f: f, down: down, run: sc.Run}, nil
 	})
 }
 
@@ -49,18 +49,25 @@ type flatMapPort[In, Out any] struct {
 	g    *flow.Guard[In]
 	f    func(context.Context, In) ([]Out, error)
 	down flow.Port[Out]
+	run  *flow.Run
 	n    int64
 }
 
-func (m *flatMapPort[In, Out]) Push(ctx context.Context, v In) error {
+func (m *flatMapPort[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	idx := m.n
 	m.n++
-	outs, ok, err := flow.Call(ctx, m.g, idx, v, m.f)
+	outs, ok, err := flow.Call(ctx, m.g, idx, v, t, m.f)
 	if !ok {
 		return err
 	}
+	if len(outs) == 0 {
+		m.run.Settle(t, flow.Dropped)
+		return nil
+	}
+	// The children share the parent's tag: it settles when they all have.
+	ct := t.Split(len(outs))
 	for _, out := range outs {
-		if err := m.down.Push(ctx, out); err != nil {
+		if err := m.down.Push(ctx, out, ct); err != nil {
 			return err
 		}
 	}

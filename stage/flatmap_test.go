@@ -41,7 +41,7 @@ func TestFlatMap(t *testing.T) {
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, got)
 		assert.EqualValues(t, 3, st.Counts.In)
-		assert.EqualValues(t, 6, st.Counts.Done, "Done counts what reached the sink")
+		assert.EqualValues(t, 3, st.Counts.Done, "a parent is done when all its children are")
 	})
 
 	t.Run("empty and nil slices pass nothing on", func(t *testing.T) {

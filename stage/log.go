@@ -46,13 +46,13 @@ type logPort[T any] struct {
 	n     int64
 }
 
-func (l *logPort[T]) Push(ctx context.Context, v T) error {
+func (l *logPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	idx := l.n
 	l.n++
 	if idx%l.every == 0 {
 		l.log.Info(l.msg, zap.String("item", l.g.Label(idx, v)), zap.Duration("time spent", time.Since(l.start)))
 	}
-	return l.down.Push(ctx, v)
+	return l.down.Push(ctx, v, t)
 }
 
 func (l *logPort[T]) Close(ctx context.Context) error { return l.down.Close(ctx) }

@@ -36,14 +36,14 @@ type mapPort[In, Out any] struct {
 	n    int64
 }
 
-func (m *mapPort[In, Out]) Push(ctx context.Context, v In) error {
+func (m *mapPort[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	idx := m.n
 	m.n++
-	out, ok, err := flow.Call(ctx, m.g, idx, v, m.f)
+	out, ok, err := flow.Call(ctx, m.g, idx, v, t, m.f)
 	if !ok {
 		return err
 	}
-	return m.down.Push(ctx, out)
+	return m.down.Push(ctx, out, t)
 }
 
 func (m *mapPort[In, Out]) Close(ctx context.Context) error { return m.down.Close(ctx) }

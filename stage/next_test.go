@@ -132,7 +132,8 @@ func TestChainMethods(t *testing.T) {
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 		assert.Equal(t, [][]int{{0, 1}, {2, 3}, {4, 5}}, seen)
 		assert.Equal(t, [][]int{{0, 1}, {4, 5}}, got)
-		assert.EqualValues(t, 2, st.Counts.Dropped)
+		assert.EqualValues(t, 3, st.Counts.Dropped, "the short batch {6} and the batch {2, 3}")
+		assert.EqualValues(t, 4, st.Counts.Done)
 		assert.Equal(t, 2, logs.FilterMessage("batch").Len())
 	})
 

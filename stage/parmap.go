@@ -70,11 +70,13 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 type job[In any] struct {
 	seq int64
 	v   In
+	t   flow.Tag
 }
 
 type result[Out any] struct {
 	seq  int64
 	v    Out
+	t    flow.Tag
 	keep bool // false: the item was skipped or dead-lettered (a hole in the order)
 	set  bool // the reorder slot holds a result
 }
@@ -97,7 +99,7 @@ type parMapRun[In, Out any] struct {
 	seq    int64            // next input sequence number; intake only
 }
 
-func (r *parMapRun[In, Out]) Push(ctx context.Context, v In) error {
+func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	if r.window != nil {
 		select {
 		case r.window <- struct{}{}:
@@ -105,7 +107,7 @@ func (r *parMapRun[In, Out]) Push(ctx context.Context, v In) error {
 			return ctx.Err()
 		}
 	}
-	j := job[In]{seq: r.seq, v: v}
+	j := job[In]{seq: r.seq, v: v, t: t}
 	r.seq++
 	select {
 	case r.in <- j:
@@ -153,7 +155,7 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			if !ok {
 				return nil
 			}
-			v, keep, err := flow.Call(ctx, r.g, j.seq, j.v, handle)
+			v, keep, err := flow.Call(ctx, r.g, j.seq, j.v, j.t, handle)
 			if err != nil {
 				return err
 			}
@@ -164,7 +166,7 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 				continue
 			}
 			select {
-			case r.out <- result[Out]{seq: j.seq, v: v, keep: keep}:
+			case r.out <- result[Out]{seq: j.seq, v: v, t: j.t, keep: keep}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -231,7 +233,7 @@ func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 				return r.down.Close(ctx)
 			}
 			if !r.ordered {
-				if err := r.down.Push(ctx, res.v); err != nil {
+				if err := r.down.Push(ctx, res.v, res.t); err != nil {
 					return err
 				}
 				continue
@@ -248,7 +250,7 @@ func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 				next++
 				<-r.window // free the item's place in the window
 				if head.keep {
-					if err := r.down.Push(ctx, head.v); err != nil {
+					if err := r.down.Push(ctx, head.v, head.t); err != nil {
 						return err
 					}
 				}

@@ -38,13 +38,13 @@ type tapPort[T any] struct {
 	n    int64
 }
 
-func (t *tapPort[T]) Push(ctx context.Context, v T) error {
+func (t *tapPort[T]) Push(ctx context.Context, v T, tag flow.Tag) error {
 	idx := t.n
 	t.n++
-	if _, ok, err := flow.Call(ctx, t.g, idx, v, t.f); !ok {
+	if _, ok, err := flow.Call(ctx, t.g, idx, v, tag, t.f); !ok {
 		return err
 	}
-	return t.down.Push(ctx, v)
+	return t.down.Push(ctx, v, tag)
 }
 
 func (t *tapPort[T]) Close(ctx context.Context) error { return t.down.Close(ctx) }

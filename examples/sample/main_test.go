@@ -54,7 +54,8 @@ func TestBuild(t *testing.T) {
 			assert.Equal(t, want, st.Stats)
 			assert.Equal(t, map[string]int64{"items_total": 100, "batches_total": 50}, reg.Totals())
 			assert.Equal(t, int64(100), st.Counts.In)
-			assert.Equal(t, int64(50), st.Counts.Done, "the sink takes batches")
+			assert.Equal(t, int64(100), st.Counts.Done, "counts are in source items, not batches")
+			assert.Zero(t, st.Counts.Abandoned)
 		})
 	}
 
@@ -66,7 +67,7 @@ func TestBuild(t *testing.T) {
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 		assert.Equal(t, int64(7), reg.Get("items_processed"))
 		assert.Equal(t, int64(4), reg.Get("batches_total"))
-		assert.Equal(t, int64(4), st.Counts.Done)
+		assert.Equal(t, int64(7), st.Counts.Done, "the short batch counts for its one item")
 	})
 }
 

@@ -44,16 +44,17 @@ func (g *Guard[In]) Label(idx int64, in In) (l string) {
 	return "#" + strconv.FormatInt(idx, 10)
 }
 
-// Call runs f on the idx-th item under the stage's policy. ok is false when
-// the item was dropped (skipped or dead-lettered); err is not nil when the
-// run must stop (a fatal failure, or ctx is done). A panic in f is an error
+// Call runs f on the idx-th item, tagged t, under the stage's policy. ok is
+// false when the item goes no further: it was skipped or dead-lettered (and
+// t is settled so), or err is not nil and the run must stop (a fatal
+// failure, settled as Failed, or ctx is done). A panic in f is an error
 // carrying its stack. The success path costs one deferred recover.
-func Call[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, f func(context.Context, In) (Out, error)) (out Out, ok bool, err error) {
+func Call[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, t Tag, f func(context.Context, In) (Out, error)) (out Out, ok bool, err error) {
 	out, err = protect(ctx, in, f)
 	if err == nil {
 		return out, true, nil
 	}
-	return recoverItem(ctx, g, idx, in, err, f)
+	return recoverItem(ctx, g, idx, in, t, err, f)
 }
 
 func protect[In, Out any](ctx context.Context, in In, f func(context.Context, In) (Out, error)) (out Out, err error) {
@@ -66,7 +67,7 @@ func protect[In, Out any](ctx context.Context, in In, f func(context.Context, In
 }
 
 // recoverItem is Call's slow path: retries, then settles the item.
-func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, err error, f func(context.Context, In) (Out, error)) (Out, bool, error) {
+func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, t Tag, err error, f func(context.Context, In) (Out, error)) (Out, bool, error) {
 	var zero Out
 	p := g.policy
 	for attempt := 1; ; attempt++ {
@@ -76,7 +77,7 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 			return zero, false, ctx.Err()
 		}
 		if p.mode != modeRetry {
-			return zero, false, settle(ctx, g, p, idx, in, err)
+			return zero, false, settle(ctx, g, p, idx, in, t, err)
 		}
 		if attempt >= p.attempts || IsPermanent(err) {
 			p = p.fallback()
@@ -95,23 +96,23 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 }
 
 // settle applies a non-retry policy to a failed item.
-func settle[In any](ctx context.Context, g *Guard[In], p Policy, idx int64, in In, cause error) error {
+func settle[In any](ctx context.Context, g *Guard[In], p Policy, idx int64, in In, t Tag, cause error) error {
 	run := g.sc.Run
 	e := &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: g.Label(idx, in), Err: cause}
 	switch p.mode {
 	case modeSkip:
-		run.Counts.Skipped.Add(1)
+		run.Settle(t, Skipped)
 		g.sc.Logger.Debug("item skipped", zap.String("item", e.Label), zap.Error(cause))
 		return nil
 	case modeDeadLetter:
 		if err := deadLetter(ctx, run, p, DeadLetter{Stage: g.sc.Name, Label: e.Label, Item: in, Err: e}); err != nil {
-			run.Counts.Failed.Add(1)
+			run.Settle(t, Failed)
 			return &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: e.Label, Err: err}
 		}
-		run.Counts.DeadLettered.Add(1)
+		run.Settle(t, DeadLettered)
 		return nil
 	default:
-		run.Counts.Failed.Add(1)
+		run.Settle(t, Failed)
 		return e
 	}
 }

@@ -10,19 +10,34 @@ import (
 	"go.uber.org/zap"
 )
 
-// Counts are the run's item counters. Every item the source emits ends as
-// exactly one of Done, Failed, Skipped, Dropped or DeadLettered, or is abandoned when
-// the run is cancelled; Retried counts extra attempts, not items. Stages that
-// change the number of items (Batch, Filter, FlatMap) make Done count what
-// reached the sink, not what left the source.
+// Counts are the run's item counters, in source items (see Tag): every item
+// the source emits ends as exactly one of Done, Dropped, Skipped,
+// DeadLettered or Failed, or is abandoned when the run stops without
+// finishing it. Retried counts extra attempts, not items.
 type Counts struct {
 	In           atomic.Int64 // items the source emitted
-	Done         atomic.Int64 // items the sink accepted
+	Done         atomic.Int64 // items the sink accepted, through all their descendants
 	Failed       atomic.Int64 // items whose failure stopped the run
 	Skipped      atomic.Int64 // items dropped by the Skip policy
 	Dropped      atomic.Int64 // items a Filter left out
 	Retried      atomic.Int64 // extra attempts made by the Retry policy
 	DeadLettered atomic.Int64 // items handed to a dead-letter function
+}
+
+// of returns the counter of outcome o.
+func (c *Counts) of(o Outcome) *atomic.Int64 {
+	switch o {
+	case Dropped:
+		return &c.Dropped
+	case Done:
+		return &c.Done
+	case Skipped:
+		return &c.Skipped
+	case DeadLettered:
+		return &c.DeadLettered
+	default:
+		return &c.Failed
+	}
 }
 
 // Run is the state one pipeline run shares between its stages.

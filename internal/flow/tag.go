@@ -1,0 +1,87 @@
+package flow
+
+import "sync/atomic"
+
+// Outcome is how a source item's journey ended. Order matters: a FlatMap
+// parent takes the worst outcome of its children.
+type Outcome int32
+
+const (
+	Dropped      Outcome = iota // left out by a Filter, or a FlatMap gave no children
+	Done                        // accepted by the sink
+	Skipped                     // dropped by the Skip policy
+	DeadLettered                // handed to a dead-letter function
+	Failed                      // a failure that stopped the run
+)
+
+// Tag travels with every item and says which source items it stands for,
+// so that the run can account for each source item exactly once, whatever
+// Batch, FlatMap and Filter did to it. It is the seed of delivery receipts:
+// settling a Tag is the moment a source item may be acknowledged.
+//
+// A plain item stands for one source item; a batch for the sum of its
+// members; a FlatMap child for a share of its parent, tracked by a group.
+// Tags are small values and cost no allocation unless a FlatMap splits an
+// item in several children.
+type Tag struct {
+	n  int64    // source items this item stands for directly
+	gs []*group // FlatMap parents this item is a child of; read-only, shared
+}
+
+// One is the tag of an item fresh from the source.
+func One() Tag { return Tag{n: 1} }
+
+// Merge returns the tag of an item made of t's and u's items (a batch).
+func (t Tag) Merge(u Tag) Tag {
+	t.n += u.n
+	if len(u.gs) > 0 {
+		// Never append into a slice other tags share.
+		t.gs = append(t.gs[:len(t.gs):len(t.gs)], u.gs...)
+	}
+	return t
+}
+
+// Split returns the tag of each of the n children of an item tagged t. The
+// children share one group, which settles t when the last of them settles
+// (or at once when one fails).
+func (t Tag) Split(n int) Tag {
+	if n == 1 {
+		return t
+	}
+	g := &group{parent: t}
+	g.pending.Store(int64(n))
+	return Tag{gs: []*group{g}}
+}
+
+// group is a FlatMap parent waiting for its children.
+type group struct {
+	parent  Tag
+	pending atomic.Int64
+	worst   atomic.Int32 // the worst Outcome seen so far
+	settled atomic.Bool  // the parent has been settled
+}
+
+// Settle records outcome o for every source item that t stands for.
+func (r *Run) Settle(t Tag, o Outcome) {
+	if t.n > 0 {
+		r.Counts.of(o).Add(t.n)
+	}
+	for _, g := range t.gs {
+		g.child(r, o)
+	}
+}
+
+func (g *group) child(r *Run, o Outcome) {
+	for {
+		w := g.worst.Load()
+		if int32(o) <= w || g.worst.CompareAndSwap(w, int32(o)) {
+			break
+		}
+	}
+	// A failure stops the run: its siblings will be abandoned, so the parent
+	// is failed now rather than never.
+	last := g.pending.Add(-1) == 0
+	if (o == Failed || last) && g.settled.CompareAndSwap(false, true) {
+		r.Settle(g.parent, Outcome(g.worst.Load()))
+	}
+}
