@@ -91,8 +91,9 @@ func (s ExitStatus) OK() bool { return s.Code == CodeSuccess }
 // SignalError is ExitStatus.Err for a run stopped by a signal.
 type SignalError struct {
 	Signal os.Signal
-	// Hard is true when a second signal stopped the run without waiting for
-	// in-flight items; false when the run drained.
+	// Hard is true when the run did not finish draining: a second signal,
+	// or a cancellation of Run's context, stopped it and in-flight items were
+	// abandoned. It is false when the run drained.
 	Hard bool
 }
 

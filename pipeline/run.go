@@ -46,9 +46,12 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 
 	runCtx, hardStop := context.WithCancel(ctx)
 	defer hardStop()
-	stop := watch(cfg, run, hardStop)
+	stop := watch(runCtx, cfg, run, hardStop)
 	err = run.Execute(runCtx)
 	sig, hard := stop.stop()
+	// A drain cut short by a cancellation of ctx abandoned items: it was a
+	// hard stop, though no second signal came.
+	cutShort := sig != nil && !hard && err != nil
 
 	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
@@ -61,11 +64,15 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		}
 	case sig != nil:
 		st.Code = signalCode(sig)
-		st.Err = &SignalError{Signal: sig, Hard: hard}
-		if hard {
+		st.Err = &SignalError{Signal: sig, Hard: hard || cutShort}
+		switch {
+		case cutShort:
+			st.Message = fmt.Sprintf("Stopped hard: the drain after %v was cut short (%v); the source emitted %d items, %d done, %d abandoned",
+				sig, err, st.Counts.In, st.Counts.Done, st.Counts.Abandoned)
+		case hard:
 			st.Message = fmt.Sprintf("Stopped hard by a second %v: the source emitted %d items, %d done, %d abandoned",
 				sig, st.Counts.In, st.Counts.Done, st.Counts.Abandoned)
-		} else {
+		default:
 			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, %d done",
 				sig, st.Counts.In, st.Counts.Done)
 		}

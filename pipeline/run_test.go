@@ -281,3 +281,55 @@ func TestAPipelineRunsAgainFromScratch(t *testing.T) {
 		assert.Equal(t, []int{2, 1}, got, "no state (a partial batch, a counter) leaks between runs")
 	}
 }
+
+// Found by the chaos suite (seeds 1272, 323168762220): a signal sent after
+// ctx was cancelled turned the ending into a drain, and once that was fixed,
+// a sender on an unbuffered stop channel blocked until Run returned.
+func TestASignalAfterACancellationIsIgnoredWithoutBlockingItsSender(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan os.Signal) // unbuffered: a send waits for Run
+	sent := make(chan struct{})
+	h := stage.Func(func(hctx context.Context, v int) (int, error) {
+		if v == 0 {
+			cancel()
+			<-hctx.Done()
+			stop <- syscall.SIGINT // must be taken although the run is stopping
+			close(sent)
+		}
+		return v, nil
+	})
+	st := runWithin(t, ctx, 10*time.Second,
+		pipeline.New(source.Slice([]int{0, 1, 2}), pipeline.WithStopChannel(stop)).ParMap(1, h).Sink(sink.Discard[int]()))
+	<-sent
+	assert.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+	assert.ErrorIs(t, st.Err, context.Canceled)
+	var se *pipeline.SignalError
+	assert.False(t, errors.As(st.Err, &se))
+	balanced(t, st.Counts)
+}
+
+// Found by the chaos suite (seed 328): a drain cut short by a cancellation
+// was reported as a clean drain although it abandoned items.
+func TestADrainCutShortByACancellationIsAHardStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan os.Signal)
+	h := stage.Func(func(hctx context.Context, v int) (int, error) {
+		if v == 0 {
+			stop <- syscall.SIGINT // drain: in-flight items should finish...
+			cancel()               // ...but the caller gives up
+		}
+		<-hctx.Done()
+		return 0, hctx.Err()
+	})
+	st := runWithin(t, ctx, 10*time.Second,
+		pipeline.New(source.Slice([]int{0, 1, 2}), pipeline.WithStopChannel(stop)).ParMap(2, h).Sink(sink.Discard[int]()))
+	assert.Equal(t, 130, st.Code, st.Message)
+	var se *pipeline.SignalError
+	require.ErrorAs(t, st.Err, &se)
+	assert.True(t, se.Hard, "items were abandoned")
+	assert.Contains(t, st.Message, "Stopped hard")
+	assert.Positive(t, st.Counts.Abandoned)
+	balanced(t, st.Counts)
+}

@@ -23,7 +23,9 @@ type stopper struct {
 }
 
 // watch starts the goroutine that waits for the signals of cfg, if any.
-func watch(cfg config, run *flow.Run, hardStop context.CancelFunc) *stopper {
+// runCtx is the run's context: a signal that arrives once it is done finds
+// the run already stopping, and is ignored.
+func watch(runCtx context.Context, cfg config, run *flow.Run, hardStop context.CancelFunc) *stopper {
 	s := &stopper{done: make(chan struct{})}
 	ch := cfg.stop
 	if len(cfg.signals) > 0 {
@@ -37,7 +39,20 @@ func watch(cfg config, run *flow.Run, hardStop context.CancelFunc) *stopper {
 		return s
 	}
 	s.wg.Go(func() {
+		// Waiting on runCtx too orders a cancellation and a signal the way
+		// they happened: once the cancellation has woken this select, later
+		// signals are ignored and the cancellation decides the ending.
 		select {
+		case <-runCtx.Done():
+			// Keep taking signals, ignored, so that a sender on an unbuffered
+			// stop channel is not blocked while the run winds down.
+			for {
+				select {
+				case <-ch:
+				case <-s.done:
+					return
+				}
+			}
 		case sig := <-ch:
 			s.mu.Lock()
 			s.sig = sig
