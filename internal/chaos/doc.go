@@ -7,15 +7,16 @@
 //
 // Each run derives a seed from the base seed and its number, and from that
 // seed alone decides everything: a source (slice, generator, iter.Seq,
-// iter.Seq2 or channel) of 0 to 300 items, a chain of Map, ParMap (1 to 16 workers,
-// ordered or not, PerWorker or shared handlers), Filter, FlatMap, Tap, Batch
-// (by size, or with MaxWait) followed by a handler of batches, and
-// stage.Chain sub-chains, with random buffers, windows, labels and per-stage
-// error policies; a sink (func, collect or channel); the pipeline's error
-// policy (fail fast, skip, retry with a fallback, dead letter); and the
-// faults, and sometimes a zap logger down to debug level. Per-item faults (transient and permanent errors, panics, slow
-// items, a sink that blocks) are a pure function of the seed, the stage and
-// the item, so the suite can predict what each policy does with them.
+// iter.Seq2 or channel) of 0 to 300 items, a chain of Map, ParMap (1 to 16
+// workers, ordered or not, PerWorker or shared handlers), Filter, FlatMap,
+// Tap, Batch (by size, or with MaxWait) followed by a handler of batches,
+// and stage.Chain sub-chains, with random buffers, windows, labels and
+// per-stage error policies; a sink (func, collect or channel); the
+// pipeline's error policy (fail fast, skip, retry with a fallback, dead
+// letter); the faults; and sometimes a zap logger down to debug level.
+// Per-item faults (transient and permanent errors, panics, slow items, a
+// sink that blocks) are a pure function of the seed, the stage and the item,
+// so the suite can predict what each policy does with them.
 // Run-level faults (context cancellation, a source error or panic, a failing
 // worker init or dead-letter function, a drain signal and a second, hard
 // stop signal) fire after a random number of calls or a random delay.
