@@ -333,3 +333,30 @@ func TestADrainCutShortByACancellationIsAHardStop(t *testing.T) {
 	assert.Positive(t, st.Counts.Abandoned)
 	balanced(t, st.Counts)
 }
+
+// Found by the chaos suite (seed 547219524402 among others): a cancellation
+// and a signal both at the very start raced in the watcher's select, which
+// picks at random between ready cases, so a cancelled run could end as a
+// drain.
+func TestACancellationBeforeTheWatcherStartsWinsOverALaterSignal(t *testing.T) {
+	for range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := make(chan os.Signal)
+		runDone, sent := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(sent)
+			cancel()
+			select {
+			case stop <- syscall.SIGINT: // taken (and ignored) while Run winds down
+			case <-runDone: // or Run was over first
+			}
+		}()
+		<-ctx.Done()
+		st := runWithin(t, ctx, 10*time.Second,
+			pipeline.New(source.Slice([]int{1, 2, 3}), pipeline.WithStopChannel(stop)).Sink(sink.Discard[int]()))
+		close(runDone)
+		<-sent
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		require.ErrorIs(t, st.Err, context.Canceled)
+	}
+}

@@ -41,38 +41,49 @@ func watch(runCtx context.Context, cfg config, run *flow.Run, hardStop context.C
 	s.wg.Go(func() {
 		// Waiting on runCtx too orders a cancellation and a signal the way
 		// they happened: once the cancellation has woken this select, later
-		// signals are ignored and the cancellation decides the ending.
-		select {
-		case <-runCtx.Done():
-			// Keep taking signals, ignored, so that a sender on an unbuffered
-			// stop channel is not blocked while the run winds down.
-			for {
-				select {
-				case <-ch:
-				case <-s.done:
-					return
-				}
+		// signals are ignored and the cancellation decides the ending. The
+		// first check covers a cancellation before this goroutine got to the
+		// select, where both cases would be ready and select picks at random.
+		if runCtx.Err() == nil {
+			select {
+			case <-runCtx.Done():
+			case sig := <-ch:
+				s.drainThenStop(sig, ch, cfg.logger, run, hardStop)
+				return
+			case <-s.done:
+				return
 			}
-		case sig := <-ch:
-			s.mu.Lock()
-			s.sig = sig
-			s.mu.Unlock()
-			cfg.logger.Warn("signal: draining; send it again to stop hard", zap.Stringer("signal", sig))
-			run.Drain()
-		case <-s.done:
-			return
 		}
-		select {
-		case <-ch:
-			s.mu.Lock()
-			s.hard = true
-			s.mu.Unlock()
-			cfg.logger.Warn("second signal: stopping hard")
-			hardStop()
-		case <-s.done:
+		// Keep taking signals, ignored, so that a sender on an unbuffered
+		// stop channel is not blocked while the run winds down.
+		for {
+			select {
+			case <-ch:
+			case <-s.done:
+				return
+			}
 		}
 	})
 	return s
+}
+
+// drainThenStop drains the run after the first signal, and stops it hard
+// on a second.
+func (s *stopper) drainThenStop(sig os.Signal, ch <-chan os.Signal, log *zap.Logger, run *flow.Run, hardStop context.CancelFunc) {
+	s.mu.Lock()
+	s.sig = sig
+	s.mu.Unlock()
+	log.Warn("signal: draining; send it again to stop hard", zap.Stringer("signal", sig))
+	run.Drain()
+	select {
+	case <-ch:
+		s.mu.Lock()
+		s.hard = true
+		s.mu.Unlock()
+		log.Warn("second signal: stopping hard")
+		hardStop()
+	case <-s.done:
+	}
 }
 
 // stop ends the watch and says which signal, if any, stopped the run.

@@ -92,6 +92,13 @@ func (r *runState) allowedEndings() (map[ending]bool, string) {
 			// Then nothing may be abandoned, which the counts check.
 			ok[endSuccess] = true
 		}
+		if stop.kind == evFatal && hard != nil {
+			// The failure is recorded here when it happens, but the library
+			// learns of it only when the failing goroutine returns (after
+			// capturing a panic's stack, say): a drain and a hard stop that
+			// come in between race with it (seed 547219526255).
+			ok[endHardStop] = true
+		}
 		return ok, "the first fault was a " + evNames[stop.kind] + ", before any signal"
 	}
 	switch stop.kind {
