@@ -49,12 +49,16 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	stop := watch(runCtx, cfg, run, hardStop)
 	err = run.Execute(runCtx)
 	sig, hard := stop.stop()
-	// A drain cut short by a cancellation of ctx abandoned items: it was a
-	// hard stop, though no second signal came.
-	cutShort := sig != nil && !hard && err != nil
-
 	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	st.ending(err, cancelled, sig, hard)
+	return finish(cfg, st)
+}
+
+// ending sets the code, error and message of a run that ran: err is what
+// the run's goroutines returned (cancelled: because the run's context was
+// cancelled), sig the first stop signal, hard whether a second one came.
+func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool) {
 	switch {
 	case err != nil && !cancelled:
 		st.Code, st.Err, st.Message = CodeFailure, err, err.Error()
@@ -64,24 +68,26 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		}
 	case sig != nil:
 		st.Code = signalCode(sig)
-		st.Err = &SignalError{Signal: sig, Hard: hard || cutShort}
+		c := st.Counts
 		switch {
-		case cutShort:
-			st.Message = fmt.Sprintf("Stopped hard: the drain after %v was cut short (%v); the source emitted %d items, %d done, %d abandoned",
-				sig, err, st.Counts.In, st.Counts.Done, st.Counts.Abandoned)
 		case hard:
 			st.Message = fmt.Sprintf("Stopped hard by a second %v: the source emitted %d items, %d done, %d abandoned",
-				sig, st.Counts.In, st.Counts.Done, st.Counts.Abandoned)
+				sig, c.In, c.Done, c.Abandoned)
+		case err != nil:
+			// A drain cut short by a cancellation of ctx abandoned items: a
+			// hard stop, though no second signal came.
+			hard = true
+			st.Message = fmt.Sprintf("Stopped hard: the drain after %v was cut short (%v); the source emitted %d items, %d done, %d abandoned",
+				sig, err, c.In, c.Done, c.Abandoned)
 		default:
-			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, %d done",
-				sig, st.Counts.In, st.Counts.Done)
+			st.Message = fmt.Sprintf("Interrupted by %v: drained; the source emitted %d items, %d done", sig, c.In, c.Done)
 		}
+		st.Err = &SignalError{Signal: sig, Hard: hard}
 	case err != nil:
 		st.Code, st.Err, st.Message = CodeFailure, err, "Cancelled: "+err.Error()
 	default:
 		st.Code, st.Message = CodeSuccess, "Success"
 	}
-	return finish(cfg, st)
 }
 
 func finish(cfg config, st ExitStatus) ExitStatus {
