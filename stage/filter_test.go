@@ -90,10 +90,7 @@ func TestFilter(t *testing.T) {
 		require.Equal(t, pipeline.CodeFailure, st.Code)
 		assert.Equal(t, "filter", st.Stage)
 		assert.Equal(t, "#5", st.Target)
-		var pe *stage.PanicError
-		require.ErrorAs(t, st.Err, &pe)
-		assert.Equal(t, "five", pe.Value)
-		assert.Contains(t, string(pe.Stack), "filterPanicsOnFive")
+		requirePanic(t, st.Err, "five", "filterPanicsOnFive")
 	})
 
 	t.Run("a nil function is an invalid stage", func(t *testing.T) {

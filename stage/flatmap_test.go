@@ -115,10 +115,7 @@ func TestFlatMap(t *testing.T) {
 
 		require.Equal(t, pipeline.CodeFailure, st.Code)
 		assert.Equal(t, "#2", st.Target)
-		var pe *stage.PanicError
-		require.ErrorAs(t, st.Err, &pe)
-		assert.Equal(t, "two", pe.Value)
-		assert.Contains(t, string(pe.Stack), "flatMapPanicsOnTwo")
+		requirePanic(t, st.Err, "two", "flatMapPanicsOnTwo")
 	})
 
 	t.Run("a nil function is an invalid stage", func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/stage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // errBoom is the failure the test handlers return.
@@ -54,3 +56,13 @@ func run(t *testing.T, p *pipeline.Pipeline) pipeline.ExitStatus {
 
 // label is the label function the tests give with stage.Label.
 func label(v int) string { return fmt.Sprintf("item %d", v) }
+
+// requirePanic checks that err is a *stage.PanicError with value, whose stack
+// names the function fn that panicked.
+func requirePanic(t *testing.T, err error, value any, fn string) {
+	t.Helper()
+	var pe *stage.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, value, pe.Value)
+	assert.Contains(t, string(pe.Stack), fn)
+}

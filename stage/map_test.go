@@ -163,11 +163,7 @@ func TestMap(t *testing.T) {
 		require.Equal(t, pipeline.CodeFailure, st.Code)
 		assert.Equal(t, "map", st.Stage)
 		assert.Equal(t, "#3", st.Target)
-		var pe *stage.PanicError
-		require.ErrorAs(t, st.Err, &pe)
-		assert.Equal(t, "three is not allowed", pe.Value)
-		assert.NotEmpty(t, pe.Stack)
-		assert.Contains(t, string(pe.Stack), "mapPanicsOnThree")
+		requirePanic(t, st.Err, "three is not allowed", "mapPanicsOnThree")
 	})
 
 	t.Run("a panic with an error is seen through by errors.Is", func(t *testing.T) {

@@ -477,10 +477,7 @@ func TestParMapFailures(t *testing.T) {
 				require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
 				assert.Equal(t, "parmap", st.Stage)
 				assert.Equal(t, "#3", st.Target)
-				var pe *stage.PanicError
-				require.ErrorAs(t, st.Err, &pe)
-				assert.Equal(t, "three is not allowed", pe.Value)
-				assert.Contains(t, string(pe.Stack), "mapPanicsOnThree")
+				requirePanic(t, st.Err, "three is not allowed", "mapPanicsOnThree")
 			})
 
 			t.Run(fmt.Sprintf("with %d workers %s an error after the stage names the later stage", workers, ord.name), func(t *testing.T) {

@@ -101,10 +101,7 @@ func TestTap(t *testing.T) {
 		require.Equal(t, pipeline.CodeFailure, st.Code)
 		assert.Equal(t, "tap", st.Stage)
 		assert.Equal(t, "#1", st.Target)
-		var pe *stage.PanicError
-		require.ErrorAs(t, st.Err, &pe)
-		assert.Equal(t, "one", pe.Value)
-		assert.Contains(t, string(pe.Stack), "tapPanicsOnOne")
+		requirePanic(t, st.Err, "one", "tapPanicsOnOne")
 	})
 
 	t.Run("a nil function is an invalid stage", func(t *testing.T) {
