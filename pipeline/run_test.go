@@ -167,9 +167,16 @@ func TestBackpressureBoundsWhatTheSourceEmits(t *testing.T) {
 				<-blocked
 				// Give the source every chance to run ahead; it must not.
 				time.Sleep(100 * time.Millisecond)
-				// One item in the source's hand, a full intake buffer, one per
-				// worker, a full output buffer, one in the sink's hand.
-				limit := int64(1 + buffer + workers + buffer + 1)
+				// Items move in chunks of at most buffer items. One item in
+				// the source's hand; unordered: the chunk the intake fills,
+				// a full intake buffer, a chunk per worker, a full output
+				// buffer, the emitter's chunk; ordered: that chunk and the
+				// window, which reaches the sink and by default is as large.
+				const chunk = buffer
+				limit := int64(1 + 2*buffer + (workers+2)*chunk)
+				if ordered {
+					limit = int64(1 + chunk + stage.DefaultWindow(workers, buffer))
+				}
 				assert.LessOrEqual(t, produced.Load(), limit)
 				close(release)
 

@@ -85,14 +85,14 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	}
 	push := s.push
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, run: sc.Run}), nil
+	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
 }
 
 type port[T any] struct {
 	g     *flow.Guard[T]
 	call  func(context.Context, T) (struct{}, error)
 	flush func(context.Context) error
-	run   *flow.Run
+	done  *flow.Tally
 	n     int64
 }
 
@@ -102,7 +102,7 @@ func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	if _, ok, err := flow.Call(ctx, p.g, idx, v, t, p.call); !ok {
 		return err
 	}
-	p.run.Settle(t, flow.Done)
+	p.done.Settle(t)
 	return nil
 }
 

@@ -103,7 +103,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	defer cancel()
 	sc.Run.OnDrain(cancel)
 
-	in := &sc.Run.Counts.In
+	in := sc.Run.TallyIn()
 	var n int64
 	var pushErr error
 	stopped := false // yield said false: the generator must return, and what it returns is ignored

@@ -26,16 +26,16 @@ func filterStage[T any](keep func(ctx context.Context, v T) (bool, error), opts 
 		if err != nil {
 			return nil, err
 		}
-		return &filterPort[T]{g: g, keep: keep, down: down, run: sc.Run}, nil
+		return &filterPort[T]{g: g, keep: keep, down: down, dropped: sc.Run.Tally(flow.Dropped)}, nil
 	})
 }
 
 type filterPort[T any] struct {
-	g    *flow.Guard[T]
-	keep func(context.Context, T) (bool, error)
-	down flow.Port[T]
-	run  *flow.Run
-	n    int64
+	g       *flow.Guard[T]
+	keep    func(context.Context, T) (bool, error)
+	down    flow.Port[T]
+	dropped *flow.Tally
+	n       int64
 }
 
 func (f *filterPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
@@ -46,7 +46,7 @@ func (f *filterPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 		return err
 	}
 	if !keep {
-		f.run.Settle(t, flow.Dropped)
+		f.dropped.Settle(t)
 		return nil
 	}
 	return f.down.Push(ctx, v, t)

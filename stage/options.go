@@ -70,7 +70,9 @@ func Ordered() Option {
 
 // Window bounds how far an ordered ParMap may run ahead of the oldest item
 // still in progress, in items. A slow head item then holds back the source
-// instead of growing memory. Default: the buffer plus twice the workers.
+// instead of growing memory. Default: DefaultWindow, as many items as the
+// same ParMap unordered may hold. A small window also makes the chunks items
+// travel in small: at most Window / (workers + 2) items each.
 func Window(items int) Option {
 	return optionFunc(func(o *options) {
 		if items < 1 {

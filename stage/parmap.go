@@ -3,21 +3,25 @@ package stage
 import (
 	"context"
 	"fmt"
-	"io"
-	"strconv"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
-	"go.uber.org/zap"
 )
 
 // ParMap runs the handler of p on workers goroutines: the seed's
-// num_workers processes, each taking the next item from a bounded queue.
+// num_workers processes, each taking the next items from a bounded queue.
 //
 // Items wait in a buffer of Buffer items (default DefaultBuffer); when it is
 // full the stage before ParMap waits, so a slow ParMap holds the source back.
 // Results leave through a second buffer of the same size.
+//
+// Items travel to the workers, and results from them, in chunks: one channel
+// operation moves many cheap items. The chunk size adapts to the measured
+// cost of an item: items that take 100µs or more go one at a time, so slow
+// items spread evenly over all workers as they free up. Once a worker has
+// waited 50µs for work, the next item is handed on at once, with any
+// others of its chunk, so a slow trickle of items is not held back.
 //
 // By default results are emitted as soon as each is ready (unordered, the
 // fastest path). With Ordered they are emitted in input order: each result
@@ -25,9 +29,8 @@ import (
 // the source and the emitter, so a slow head item applies backpressure
 // instead of growing memory.
 //
-// Workers take items one at a time, so slow items spread evenly over all
-// workers. With a PerWorker Proc each worker builds its own handler when it
-// starts and closes it when it stops.
+// With a PerWorker Proc each worker builds its own handler when it starts
+// and closes it when it stops.
 //
 // workers must be >= 1; otherwise, as with a zero Proc, the pipeline reports
 // an invalid stage before anything runs.
@@ -41,22 +44,47 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 	case o.err != "":
 		return invalidStage[In, Out](o.name, o.err)
 	}
+	chunk := min(maxChunk, o.buffer)
 	window := o.window
 	if window == 0 {
-		window = o.buffer + 2*workers
+		window = DefaultWindow(workers, o.buffer)
 	}
 	return newOf[In, Out](o.name, NextOf[Out], func(sc *flow.Scope, down flow.Port[Out]) (flow.Port[In], error) {
 		g, err := guard[In](sc, o)
 		if err != nil {
 			return nil, err
 		}
+		size := chunk
+		if o.ordered {
+			// Room in the window for a chunk per worker and for the
+			// chunks queued on either side of them.
+			size = max(1, min(size, window/(workers+2)))
+		}
+		// Each queue holds Buffer items, rounded up to whole chunks, in
+		// as many chunks, which are single items when items are slow; a
+		// Window on each counts the items. The intake's channel has room
+		// for as many chunks as items, so a send it has counted never
+		// blocks.
+		queue := (o.buffer + size - 1) / size
 		r := &parMapRun[In, Out]{
 			sc: sc, g: g, proc: p, down: down, ordered: o.ordered,
-			in:  make(chan job[In], o.buffer),
-			out: make(chan result[Out], o.buffer),
+			sizer:   flow.NewSizer(size),
+			active:  make([]atomic.Pointer[flow.Chunk[In]], workers),
+			thief:   make(chan struct{}, 1),
+			inRoom:  flow.NewWindow(queue*size, 1),
+			outRoom: flow.NewWindow(queue*size, workers),
+			in:      make(chan *flow.Chunk[In], queue*size),
+			out:     make(chan *flow.Chunk[Out], o.buffer),
+			inFree:  flow.NewChunks[In](size, o.buffer+workers+2),
+			outFree: flow.NewChunks[Out](size, o.buffer+workers+2),
 		}
 		if o.ordered {
-			r.window = make(chan struct{}, window)
+			r.window = flow.NewWindow(window, 1)
+			r.outFree = flow.NewChunks[Out](size, o.buffer+workers+2+window)
+			// Chunks wait here by their first item's index. In flight are
+			// window items, and the chunk the intake is sending waits for
+			// its places beyond them: no two chunks share a slot.
+			r.pending = make([]*flow.Chunk[Out], window+size)
 		}
 		r.live.Store(int32(workers))
 		for id := 1; id <= workers; id++ {
@@ -67,196 +95,57 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 	})
 }
 
-type job[In any] struct {
-	seq int64
-	v   In
-	t   flow.Tag
-}
+// maxChunk is the most items a ParMap chunk holds.
+const maxChunk = 64
 
-type result[Out any] struct {
-	seq  int64
-	v    Out
-	t    flow.Tag
-	keep bool // false: the item was skipped or dead-lettered (a hole in the order)
-	set  bool // the reorder slot holds a result
+// DefaultWindow is the window of an ordered ParMap without a Window option:
+// as many items as an unordered ParMap of the same workers and buffer can
+// hold, so that keeping order costs no more memory. That is two buffers,
+// and a chunk for each worker, the intake and the emitter.
+func DefaultWindow(workers, buffer int) int {
+	return 2*buffer + (workers+2)*min(maxChunk, buffer)
 }
 
 // parMapRun is one run of a ParMap stage: the intake (its Port, used by the
-// goroutine before it), the workers, and the emitter that passes results on
-// to the stages after it.
+// goroutine before it; parmap_intake.go), the workers (parmap_worker.go),
+// and the emitter that passes results on to the stages after it
+// (parmap_emit.go).
 type parMapRun[In, Out any] struct {
 	sc      *flow.Scope
 	g       *flow.Guard[In]
 	proc    Proc[In, Out]
 	down    flow.Port[Out]
 	ordered bool
+	sizer   *flow.Sizer
 
-	in     chan job[In]     // closed by Close, after the last Push
-	out    chan result[Out] // closed by the last worker to stop
-	window chan struct{}    // ordered only: one token per item not yet emitted
-	live   atomic.Int32     // workers still running
-	failed atomic.Bool      // a worker stopped on an error: do not Close down
-	seq    int64            // next input sequence number; intake only
-}
+	inRoom  *flow.Window          // places for items in in
+	outRoom *flow.Window          // places for items in out
+	in      chan *flow.Chunk[In]  // closed by Close, after the last Push
+	out     chan *flow.Chunk[Out] // closed by the last worker to stop
+	inFree  *flow.Chunks[In]
+	outFree *flow.Chunks[Out]
+	window  *flow.Window       // ordered only: items not yet emitted
+	pending []*flow.Chunk[Out] // ordered only: the emitter's reorder ring
+	failed  atomic.Bool        // a worker stopped on an error: do not Close down
+	live    atomic.Int32       // workers still running
 
-func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
-	if r.window != nil {
-		select {
-		case r.window <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	j := job[In]{seq: r.seq, v: v, t: t}
-	r.seq++
-	select {
-	case r.in <- j:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+	active []atomic.Pointer[flow.Chunk[In]] // each worker's chunk, for thieves
+	thief  chan struct{}                    // wakes a waiting worker to steal
 
-func (r *parMapRun[In, Out]) Close(context.Context) error {
-	close(r.in)
-	return nil
-}
+	// waiting counts the workers that have waited longer than Linger for a
+	// chunk: while there are any, the intake hands on every item at once.
+	_       [64]byte // keep it off the cache line of the intake's state
+	waiting atomic.Int32
+	_       [64]byte
 
-// work is one worker's loop.
-func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
-	defer func() {
-		if err != nil {
-			r.failed.Store(true)
-		}
-		if r.live.Add(-1) == 0 {
-			close(r.out)
-		}
-	}()
-	h, err := r.handler(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c, ok := h.(io.Closer); ok && r.proc.init != nil {
-		defer func() {
-			if cerr := r.closeHandler(id, c); err == nil {
-				err = cerr
-			}
-		}()
-	}
-	handle := h.Handle
-	// The seed's workers log "batch_done. item: <log_item> time spent: ..."
-	// after each item; ParMap does the same at debug level, and only looks
-	// at the level once.
-	log := r.sc.Logger.Named("worker-" + strconv.Itoa(id))
-	debug := log.Core().Enabled(zap.DebugLevel)
-	for {
-		select {
-		case j, ok := <-r.in:
-			if !ok {
-				return nil
-			}
-			v, keep, err := flow.Call(ctx, r.g, j.seq, j.v, j.t, handle)
-			if err != nil {
-				return err
-			}
-			if debug && keep {
-				log.Debug("done", zap.String("item", r.g.Label(j.seq, j.v)), zap.Duration("time spent", time.Since(r.sc.Run.Start)))
-			}
-			if !keep && !r.ordered {
-				continue
-			}
-			select {
-			case r.out <- result[Out]{seq: j.seq, v: v, t: j.t, keep: keep}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// handler returns the shared handler, or builds this worker's own.
-func (r *parMapRun[In, Out]) handler(ctx context.Context, id int) (h Handler[In, Out], err error) {
-	if r.proc.shared != nil {
-		return r.proc.shared, nil
-	}
-	name := "worker-" + strconv.Itoa(id)
-	defer func() {
-		if p := recover(); p != nil {
-			err = r.workerError(name, flow.NewPanicError(p))
-		}
-	}()
-	h, err = r.proc.init(ctx, Worker{ID: id, Logger: r.sc.Logger.Named(name)})
-	if err != nil {
-		return nil, r.workerError(name, fmt.Errorf("init: %w", err))
-	}
-	if h == nil {
-		return nil, r.workerError(name, fmt.Errorf("init returned a nil handler"))
-	}
-	return h, nil
-}
-
-func (r *parMapRun[In, Out]) closeHandler(id int, c io.Closer) (err error) {
-	name := "worker-" + strconv.Itoa(id)
-	defer func() {
-		if p := recover(); p != nil {
-			err = r.workerError(name, flow.NewPanicError(p))
-		}
-	}()
-	if err := c.Close(); err != nil {
-		return r.workerError(name, fmt.Errorf("close: %w", err))
-	}
-	return nil
-}
-
-func (r *parMapRun[In, Out]) workerError(worker string, err error) error {
-	return &flow.Error{Stage: r.sc.Name, Index: r.sc.Index, Label: worker, Err: err}
-}
-
-// emit passes results on to the stages after ParMap, reordering them first
-// when the stage is ordered. It runs in its own goroutine, so the fused
-// stages after ParMap (and the sink) never run concurrently.
-func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
-	var pending []result[Out] // ordered: slot seq % len(pending)
-	var next int64            // ordered: the next sequence number to emit
-	if r.ordered {
-		pending = make([]result[Out], cap(r.window))
-	}
-	for {
-		select {
-		case res, ok := <-r.out:
-			if !ok {
-				if r.failed.Load() {
-					return nil // the failing worker reports the error
-				}
-				return r.down.Close(ctx)
-			}
-			if !r.ordered {
-				if err := r.down.Push(ctx, res.v, res.t); err != nil {
-					return err
-				}
-				continue
-			}
-			res.set = true
-			pending[res.seq%int64(len(pending))] = res
-			for {
-				slot := &pending[next%int64(len(pending))]
-				if !slot.set {
-					break
-				}
-				head := *slot
-				*slot = result[Out]{}
-				next++
-				<-r.window // free the item's place in the window
-				if head.keep {
-					if err := r.down.Push(ctx, head.v, head.t); err != nil {
-						return err
-					}
-				}
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	// The intake's state. mu guards the chunk being filled, which a
+	// waiting worker may take when the goroutine before ParMap holds it
+	// and does not come back (its source waits for something).
+	mu  sync.Mutex
+	cur *flow.Chunk[In] // the chunk being filled
+	seq int64           // index of the next item
+	// sendMu is held by whoever puts a chunk in the queue, from the moment
+	// it takes places in the window, so that chunks take them in order.
+	sendMu sync.Mutex
+	closed bool // in is closed
 }

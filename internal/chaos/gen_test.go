@@ -52,7 +52,7 @@ type stageSpec struct {
 	workers   int
 	ordered   bool
 	buffer    int // 0: the default, stage.DefaultBuffer
-	window    int // 0: the default, buffer + 2*workers
+	window    int // 0: the default, stage.DefaultWindow
 	perWorker bool
 	initFail  int   // the ParMap worker whose PerWorker init fails; 0: none
 	mul, add  int64 // the transform of each value: v*mul + add
@@ -99,9 +99,20 @@ func (s *stageSpec) effBuffer() int {
 
 func (s *stageSpec) effWindow() int {
 	if s.window == 0 {
-		return s.effBuffer() + 2*s.effWorkers()
+		return stage.DefaultWindow(s.effWorkers(), s.effBuffer())
 	}
 	return s.window
+}
+
+// effChunk is the most items a chunk of the stage's transport holds: 64
+// (the library's maxChunk), at most the buffer and, when ordered, a share
+// of the window.
+func (s *stageSpec) effChunk() int {
+	c := min(64, s.effBuffer())
+	if s.effOrdered() {
+		c = max(1, min(c, s.effWindow()/(s.effWorkers()+2)))
+	}
+	return c
 }
 
 type sourceKind uint8
@@ -507,9 +518,12 @@ func (s *spec) walk(f func(st *stageSpec, per int)) int {
 //
 //	the source's hand, and the take the test notes before each yield  2
 //	a channel source: its channel, and the item offered to it          chanCap + 1
-//	unordered ParMap: intake buffer, workers, result buffer, emitter   (2*buffer + workers + 1) * per
+//	unordered ParMap: intake buffer and result buffer (whole chunks
+//	  of about buffer items each), the chunk the intake fills, one
+//	  chunk per worker, the emitter's chunk                            (2*buffer + (workers+2)*chunk) * per
 //	ordered ParMap, and Map with PerWorker (an ordered ParMap of 1):
-//	  the reorder window (intake to emitter), and the emitter's hand   (window + 1) * per
+//	  the reorder window (intake to the emitter's hand), and the
+//	  chunk the intake fills before it enters the window               (window + chunk) * per
 //	Batch with MaxWait: its buffer, and the batch it fills or flushes  (buffer + size) * per
 //	Batch by size: the batch it fills                                  size * per
 //	Map, Filter, FlatMap, Tap: nothing of their own: they run in the
@@ -528,9 +542,9 @@ func (s *spec) memBound() int {
 		case st.kind == kBatch:
 			b += st.size * per
 		case st.concurrent() && st.effOrdered():
-			b += (st.effWindow() + 1) * per
+			b += (st.effWindow() + st.effChunk()) * per
 		case st.concurrent():
-			b += (2*st.effBuffer() + st.effWorkers() + 1) * per
+			b += (2*st.effBuffer() + (st.effWorkers()+2)*st.effChunk()) * per
 		}
 	})
 	if s.sink.kind == snkChan {

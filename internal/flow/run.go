@@ -47,7 +47,8 @@ type Run struct {
 	Policy Policy // the pipeline's default error policy
 	Counts Counts
 
-	tasks []func(context.Context) error
+	tasks   []func(context.Context) error
+	tallies []*Tally
 
 	drainMu  sync.Mutex
 	draining atomic.Bool
@@ -70,13 +71,18 @@ func (r *Run) Scope(index int, name string) *Scope {
 // all of them. The first error cancels the context the others run under;
 // conc records it before cancelling, so it is the error Execute returns.
 // Panics in the engine itself (not in user code, which is recovered per
-// call) are re-raised here after every goroutine has stopped.
+// call) are re-raised here after every goroutine has stopped. The counts
+// are exact once Execute has returned.
 func (r *Run) Execute(ctx context.Context) error {
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, t := range r.tasks {
 		p.Go(t)
 	}
-	return p.Wait()
+	err := p.Wait()
+	for _, t := range r.tallies {
+		t.flush()
+	}
+	return err
 }
 
 // Drain asks the source to stop emitting; items already emitted go on to the

@@ -1,0 +1,168 @@
+package flow
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Chunk is a run of items, with their tags, that crosses a channel between
+// two goroutines in one channel operation instead of one per item. It
+// stands for the input items First to First+N-1 of its stage: all of them
+// on the way in, the results kept on the way out (ordered stages reorder
+// by First). Chunks
+// are recycled through a Chunks free list, so moving items costs no
+// allocation once a run is warm.
+type Chunk[T any] struct {
+	First int64 // the stage's index of the chunk's first input item
+	N     int   // input items the chunk stands for, kept or not
+	Vs    []T
+	Ts    []Tag
+
+	// While a worker runs the chunk's items, span holds the next item to
+	// claim and the end of the items left to it (each 32 bits), so that
+	// idle workers can take the end of the chunk away (Steal). thieves
+	// counts Steal calls still copying items out.
+	span    atomic.Uint64
+	thieves atomic.Int32
+}
+
+// Open makes the chunk's items available to Claim and Steal.
+func (c *Chunk[T]) Open() { c.span.Store(uint64(len(c.Vs))) }
+
+// Claim returns the position of the next item for the chunk's worker to
+// run, or false when none is left to it.
+func (c *Chunk[T]) Claim() (int, bool) {
+	for {
+		s := c.span.Load()
+		next, end := s>>32, s&0xffffffff
+		if next >= end {
+			return 0, false
+		}
+		if c.span.CompareAndSwap(s, (next+1)<<32|end) {
+			return int(next), true
+		}
+	}
+}
+
+// End is the end of the items left to the chunk's worker, once Claim has
+// returned false: the items from End on were stolen.
+func (c *Chunk[T]) End() int { return int(c.span.Load() & 0xffffffff) }
+
+// Steal takes the second half (rounded up) of the items no worker has
+// claimed yet, copying them into into, which becomes a chunk of its own.
+// It returns false, taking nothing, when no item is left unclaimed. The
+// chunk's worker must call Settle before it recycles the chunk.
+func (c *Chunk[T]) Steal(into *Chunk[T]) bool {
+	c.thieves.Add(1)
+	defer c.thieves.Add(-1)
+	for {
+		s := c.span.Load()
+		next, end := s>>32, s&0xffffffff
+		if next >= end {
+			return false
+		}
+		mid := next + (end-next)/2
+		if c.span.CompareAndSwap(s, next<<32|mid) {
+			into.Vs = append(into.Vs, c.Vs[mid:end]...)
+			into.Ts = append(into.Ts, c.Ts[mid:end]...)
+			into.First, into.N = c.First+int64(mid), int(end-mid)
+			return true
+		}
+	}
+}
+
+// Settle waits until no Steal is copying items out of the chunk.
+func (c *Chunk[T]) Settle() {
+	for c.thieves.Load() > 0 {
+		runtime.Gosched()
+	}
+}
+
+// Add appends item v, tagged t.
+func (c *Chunk[T]) Add(v T, t Tag) {
+	c.Vs = append(c.Vs, v)
+	c.Ts = append(c.Ts, t)
+}
+
+// Len is the number of items the chunk holds.
+func (c *Chunk[T]) Len() int { return len(c.Vs) }
+
+// Chunks is a free list of chunks that hold up to Size items each. Get and
+// Put never block: Get makes a chunk when none is free, and Put lets the
+// garbage collector have a chunk when the list is full.
+type Chunks[T any] struct {
+	Size int
+	free chan *Chunk[T]
+}
+
+// NewChunks returns a free list that keeps up to keep chunks of size items.
+func NewChunks[T any](size, keep int) *Chunks[T] {
+	return &Chunks[T]{Size: size, free: make(chan *Chunk[T], keep)}
+}
+
+// Get returns an empty chunk.
+func (p *Chunks[T]) Get() *Chunk[T] {
+	select {
+	case c := <-p.free:
+		return c
+	default:
+		return &Chunk[T]{Vs: make([]T, 0, p.Size), Ts: make([]Tag, 0, p.Size)}
+	}
+}
+
+// Put empties c, dropping its references to items, and keeps it for reuse.
+func (p *Chunks[T]) Put(c *Chunk[T]) {
+	clear(c.Vs)
+	clear(c.Ts)
+	c.Vs, c.Ts, c.First, c.N = c.Vs[:0], c.Ts[:0], 0, 0
+	c.span.Store(0)
+	select {
+	case p.free <- c:
+	default:
+	}
+}
+
+// ChunkBudget is the work a chunk should hold: enough that one channel
+// operation per chunk is a small cost next to the work, and little enough
+// that the last chunks of a stream do not keep one worker busy long after
+// the others have finished.
+const ChunkBudget = 100 * time.Microsecond
+
+// Linger is how long a worker waits for a chunk before it asks for a
+// partly filled one: past it, the source is slower than the workers, and
+// filling a chunk would only delay its items.
+const Linger = 50 * time.Microsecond
+
+// Sizer adapts the size of the chunks handed to workers to the measured
+// cost of an item: cheap items travel in chunks of up to max, items that
+// take ChunkBudget or more travel one at a time, so slow items spread over
+// all workers as they free up. It starts at one item per chunk, the safe
+// guess while nothing is known. Workers report what they measured with
+// Observe; the producer reads Target. Both are safe for concurrent use.
+type Sizer struct {
+	target atomic.Int64
+	max    int
+}
+
+// NewSizer returns a sizer for chunks of at most max items.
+func NewSizer(max int) *Sizer {
+	s := &Sizer{max: max}
+	s.target.Store(1)
+	return s
+}
+
+// Target is the number of items the next chunk should hold.
+func (s *Sizer) Target() int { return int(s.target.Load()) }
+
+// Observe records that n items took d.
+func (s *Sizer) Observe(n int, d time.Duration) {
+	size := int64(s.max)
+	if d > 0 {
+		size = min(int64(ChunkBudget)*int64(n)/int64(d), int64(s.max))
+	}
+	size = max(size, 1)
+	if s.target.Load() != size {
+		s.target.Store(size)
+	}
+}

@@ -1,0 +1,58 @@
+package flow
+
+import "sync/atomic"
+
+// tallyEvery is how many source items a Tally counts before it adds them to
+// the run's counter: often enough for anyone watching a run, and rarely
+// enough that counting costs no atomic operation per item.
+const tallyEvery = 64
+
+// Tally counts, in one goroutine, the source items that reach one outcome
+// (or, for the source, that are emitted), and adds them to the run's
+// counter in batches instead of with an atomic operation per item. What it
+// still holds is added when the run's goroutines have all stopped, before
+// Execute returns, so the run's final counts are exact.
+type Tally struct {
+	run *Run
+	o   Outcome
+	dst *atomic.Int64
+	n   int64
+}
+
+// Tally returns a tally of the source items that reach outcome o.
+func (r *Run) Tally(o Outcome) *Tally {
+	t := &Tally{run: r, o: o, dst: r.Counts.of(o)}
+	r.tallies = append(r.tallies, t)
+	return t
+}
+
+// TallyIn returns a tally of the items the source emits.
+func (r *Run) TallyIn() *Tally {
+	t := &Tally{run: r, dst: &r.Counts.In}
+	r.tallies = append(r.tallies, t)
+	return t
+}
+
+// Add counts n source items.
+func (t *Tally) Add(n int64) {
+	t.n += n
+	if t.n >= tallyEvery {
+		t.flush()
+	}
+}
+
+// Settle records the tally's outcome for the source items tag stands for.
+// Only a FlatMap child, whose parent waits for its siblings, takes the
+// run's slower path.
+func (t *Tally) Settle(tag Tag) {
+	if len(tag.gs) > 0 {
+		t.run.Settle(tag, t.o)
+		return
+	}
+	t.Add(tag.n)
+}
+
+func (t *Tally) flush() {
+	t.dst.Add(t.n)
+	t.n = 0
+}

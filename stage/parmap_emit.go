@@ -1,0 +1,61 @@
+package stage
+
+import (
+	"context"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// emit passes results on to the stages after ParMap, reordering the chunks
+// first when the stage is ordered: by the input items each stands for, as
+// a worker may split a chunk. It runs in its own goroutine, so the
+// fused stages after ParMap (and the sink) never run concurrently.
+func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
+	var next int64 // ordered: the index of the next input item to emit
+	for {
+		select {
+		case c, ok := <-r.out:
+			if !ok {
+				if r.failed.Load() {
+					return nil // the failing worker reports the error
+				}
+				return r.down.Close(ctx)
+			}
+			r.outRoom.Release(c.Len())
+			if !r.ordered {
+				if err := r.pass(ctx, c); err != nil {
+					return err
+				}
+				continue
+			}
+			ring := int64(len(r.pending))
+			r.pending[c.First%ring] = c
+			for {
+				head := r.pending[next%ring]
+				if head == nil {
+					break
+				}
+				r.pending[next%ring] = nil
+				n := head.N
+				next += int64(n)
+				if err := r.pass(ctx, head); err != nil {
+					return err
+				}
+				r.window.Release(n) // free the items' places in the window
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pass pushes the results of chunk c downstream and recycles c.
+func (r *parMapRun[In, Out]) pass(ctx context.Context, c *flow.Chunk[Out]) error {
+	for i, v := range c.Vs {
+		if err := r.down.Push(ctx, v, c.Ts[i]); err != nil {
+			return err
+		}
+	}
+	r.outFree.Put(c)
+	return nil
+}
