@@ -94,6 +94,8 @@ type port[T any] struct {
 	flush func(context.Context) error
 	done  *flow.Tally
 	n     int64
+	out   []struct{} // PushRun's accepted items: a count, as it takes no memory
+	ts    []flow.Tag // and their tags, when the run has any
 }
 
 func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
@@ -111,4 +113,18 @@ func (p *port[T]) Close(ctx context.Context) error {
 		return nil
 	}
 	return p.flush(ctx)
+}
+
+func (p *port[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
+	out, outTs, err := flow.CallRun(ctx, p.g, p.n, vs, ts, p.call, p.out[:0], p.ts[:0])
+	p.n += int64(len(vs))
+	if ts == nil {
+		p.done.Add(int64(len(out))) // each stands for one source item
+	} else {
+		for _, t := range outTs {
+			p.done.Settle(t)
+		}
+	}
+	p.out, p.ts = out[:0], outTs[:0]
+	return err
 }

@@ -50,7 +50,11 @@ func TestSlice(t *testing.T) {
 
 		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
 		assert.ErrorIs(t, st.Err, errBoom)
-		assert.Equal(t, int64(8), st.Counts.In)
+		// The slice is handed on in runs of 64: the first run was emitted,
+		// and the items after the failing one are abandoned.
+		assert.Equal(t, int64(64), st.Counts.In)
+		assert.Equal(t, int64(7), st.Counts.Done)
+		assert.Equal(t, int64(56), st.Counts.Abandoned)
 	})
 
 	t.Run("it is named slice, and Named renames it", func(t *testing.T) {

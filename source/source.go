@@ -37,6 +37,8 @@ type Of[T any] struct {
 	name    string
 	invalid string
 	gen     func(ctx context.Context, yield func(T) bool) error
+	items   []T  // Slice's items, when slice is set; gen is then unused
+	slice   bool // the source is a Slice: it emits runs of items
 }
 
 var _ Source = (*Of[int])(nil)
@@ -90,6 +92,10 @@ func (s *Of[T]) Start(sc *flow.Scope, down any) error {
 	d, err := flow.PortOf[T](down)
 	if err != nil {
 		return err
+	}
+	if s.slice {
+		sc.Go(func(ctx context.Context) error { return s.runSlice(ctx, sc, d) })
+		return nil
 	}
 	sc.Go(func(ctx context.Context) error { return s.run(ctx, sc, d) })
 	return nil

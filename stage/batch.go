@@ -54,6 +54,32 @@ func (b *batchPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	return b.flush(ctx)
 }
 
+// PushRun copies the run's items into batches, many at a time.
+func (b *batchPort[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
+	for len(vs) > 0 {
+		if b.buf == nil {
+			b.buf = make([]T, 0, b.size)
+		}
+		k := min(b.size-len(b.buf), len(vs))
+		b.buf = append(b.buf, vs[:k]...)
+		if ts == nil {
+			b.tag = b.tag.Plus(int64(k))
+		} else {
+			for _, t := range ts[:k] {
+				b.tag = b.tag.Merge(t)
+			}
+			ts = ts[k:]
+		}
+		vs = vs[k:]
+		if len(b.buf) == b.size {
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (b *batchPort[T]) flush(ctx context.Context) error {
 	full, t := b.buf, b.tag
 	b.buf, b.tag = nil, flow.Tag{}

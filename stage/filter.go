@@ -26,16 +26,18 @@ func filterStage[T any](keep func(ctx context.Context, v T) (bool, error), opts 
 		if err != nil {
 			return nil, err
 		}
-		return &filterPort[T]{g: g, keep: keep, down: down, dropped: sc.Run.Tally(flow.Dropped)}, nil
+		return &filterPort[T]{g: g, keep: keep, down: flow.Runs(down), dropped: sc.Run.Tally(flow.Dropped)}, nil
 	})
 }
 
 type filterPort[T any] struct {
 	g       *flow.Guard[T]
 	keep    func(context.Context, T) (bool, error)
-	down    flow.Port[T]
+	down    flow.RunPort[T]
 	dropped *flow.Tally
 	n       int64
+	out     []T        // PushRun's kept items, reused
+	ts      []flow.Tag // and their tags, when the run has any
 }
 
 func (f *filterPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
@@ -53,3 +55,37 @@ func (f *filterPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 }
 
 func (f *filterPort[T]) Close(ctx context.Context) error { return f.down.Close(ctx) }
+
+func (f *filterPort[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
+	out, outTs := f.out[:0], f.ts[:0]
+	for i, v := range vs {
+		t := flow.TagAt(ts, i)
+		keep, ok, err := flow.Call(ctx, f.g, f.n, v, t, f.keep)
+		f.n++
+		if !ok {
+			if err != nil {
+				// The items before the failing one go on, as they would
+				// one at a time.
+				f.down.PushRun(ctx, out, outTs) //nolint:errcheck // err is the one to report
+				clear(out)
+				return err
+			}
+			continue
+		}
+		if !keep {
+			f.dropped.Settle(t)
+			continue
+		}
+		out = append(out, v)
+		if ts != nil {
+			outTs = append(outTs, t)
+		}
+	}
+	if ts == nil {
+		outTs = nil
+	}
+	err := f.down.PushRun(ctx, out, outTs)
+	clear(out)
+	f.out, f.ts = out[:0], outTs[:0]
+	return err
+}

@@ -25,15 +25,17 @@ func mapHandler[In, Out any](kind string, p Proc[In, Out], opts []Option) *Of[In
 		if err != nil {
 			return nil, err
 		}
-		return &mapPort[In, Out]{g: g, f: p.shared.Handle, down: down}, nil
+		return &mapPort[In, Out]{g: g, f: p.shared.Handle, down: flow.Runs(down)}, nil
 	})
 }
 
 type mapPort[In, Out any] struct {
 	g    *flow.Guard[In]
 	f    func(context.Context, In) (Out, error)
-	down flow.Port[Out]
+	down flow.RunPort[Out]
 	n    int64
+	out  []Out      // PushRun's results, reused
+	ts   []flow.Tag // and their tags, when the run has any
 }
 
 func (m *mapPort[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
@@ -47,3 +49,19 @@ func (m *mapPort[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 }
 
 func (m *mapPort[In, Out]) Close(ctx context.Context) error { return m.down.Close(ctx) }
+
+func (m *mapPort[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag) error {
+	out, outTs, err := flow.CallRun(ctx, m.g, m.n, vs, ts, m.f, m.out[:0], m.ts[:0])
+	m.n += int64(len(vs))
+	if ts == nil {
+		outTs = nil // the results are fresh source items too
+	}
+	// On a failure, the items before the failing one still go on, as they
+	// would one at a time, and err is the one to report.
+	if perr := m.down.PushRun(ctx, out, outTs); err == nil {
+		err = perr
+	}
+	clear(out) // keep no references to results between runs
+	m.out, m.ts = out[:0], outTs[:0]
+	return err
+}

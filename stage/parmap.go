@@ -67,10 +67,11 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 		// blocks.
 		queue := (o.buffer + size - 1) / size
 		r := &parMapRun[In, Out]{
-			sc: sc, g: g, proc: p, down: down, ordered: o.ordered,
+			sc: sc, g: g, proc: p, down: flow.Runs(down), ordered: o.ordered,
 			sizer:   flow.NewSizer(size),
 			active:  make([]atomic.Pointer[flow.Chunk[In]], workers),
 			thief:   make(chan struct{}, 1),
+			drained: make(chan struct{}),
 			inRoom:  flow.NewWindow(queue*size, 1),
 			outRoom: flow.NewWindow(queue*size, workers),
 			in:      make(chan *flow.Chunk[In], queue*size),
@@ -114,7 +115,7 @@ type parMapRun[In, Out any] struct {
 	sc      *flow.Scope
 	g       *flow.Guard[In]
 	proc    Proc[In, Out]
-	down    flow.Port[Out]
+	down    flow.RunPort[Out]
 	ordered bool
 	sizer   *flow.Sizer
 
@@ -131,6 +132,12 @@ type parMapRun[In, Out any] struct {
 
 	active []atomic.Pointer[flow.Chunk[In]] // each worker's chunk, for thieves
 	thief  chan struct{}                    // wakes a waiting worker to steal
+
+	// At the end of the input: workers with nothing left to steal, and
+	// closed once that is every worker.
+	finishing   atomic.Int32
+	drained     chan struct{}
+	drainedOnce sync.Once
 
 	// waiting counts the workers that have waited longer than Linger for a
 	// chunk: while there are any, the intake hands on every item at once.

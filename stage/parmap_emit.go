@@ -51,11 +51,7 @@ func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 
 // pass pushes the results of chunk c downstream and recycles c.
 func (r *parMapRun[In, Out]) pass(ctx context.Context, c *flow.Chunk[Out]) error {
-	for i, v := range c.Vs {
-		if err := r.down.Push(ctx, v, c.Ts[i]); err != nil {
-			return err
-		}
-	}
+	err := r.down.PushRun(ctx, c.Vs, c.Ts)
 	r.outFree.Put(c)
-	return nil
+	return err
 }

@@ -29,6 +29,43 @@ func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	return r.send(ctx, c)
 }
 
+// PushRun adds the items of a run to chunks, many at a time, and hands
+// each chunk on as Push would.
+func (r *parMapRun[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag) error {
+	for len(vs) > 0 {
+		r.mu.Lock()
+		c := r.cur
+		if c == nil {
+			c = r.inFree.Get()
+			c.First = r.seq
+			r.cur = c
+		}
+		target := r.sizer.Target()
+		k := min(max(target-c.Len(), 1), len(vs))
+		c.Vs = append(c.Vs, vs[:k]...)
+		if ts == nil {
+			for range k {
+				c.Ts = append(c.Ts, flow.One())
+			}
+		} else {
+			c.Ts = append(c.Ts, ts[:k]...)
+			ts = ts[k:]
+		}
+		vs = vs[k:]
+		r.seq += int64(k)
+		if c.Len() < target && r.waiting.Load() == 0 {
+			r.mu.Unlock()
+			continue
+		}
+		r.cur = nil
+		r.mu.Unlock()
+		if err := r.send(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // send puts chunk c in the workers' queue, waiting for room there and,
 // when ordered, in the window.
 func (r *parMapRun[In, Out]) send(ctx context.Context, c *flow.Chunk[In]) error {

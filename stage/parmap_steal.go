@@ -1,6 +1,10 @@
 package stage
 
-import "github.com/conveyor-go/conveyor/internal/flow"
+import (
+	"context"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
 
 // steal takes, for worker id, half of the items another worker's chunk has
 // not started, and returns them as a chunk of their own, open and
@@ -26,5 +30,32 @@ func (r *parMapRun[In, Out]) callThief() {
 	select {
 	case r.thief <- struct{}{}:
 	default:
+	}
+}
+
+// finish is what worker id does once the queue is closed and empty: steal
+// from the workers still busy, until every worker is here with nothing
+// left to steal. Then it returns nil, and the worker stops. It returns a
+// stolen chunk, open and published, to run first.
+func (r *parMapRun[In, Out]) finish(ctx context.Context, id int) *flow.Chunk[In] {
+	r.waiting.Add(1) // so that busy workers call for thieves
+	defer r.waiting.Add(-1)
+	for {
+		if c := r.steal(id); c != nil {
+			return c
+		}
+		// A worker counted here holds no chunk; when all are, no item is
+		// left anywhere.
+		if int(r.finishing.Add(1)) == len(r.active) {
+			r.drainedOnce.Do(func() { close(r.drained) })
+		}
+		select {
+		case <-r.drained:
+			return nil
+		case <-r.thief:
+			r.finishing.Add(-1)
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }

@@ -121,14 +121,14 @@ func (r *parMapRun[In, Out]) take(ctx context.Context, id int, linger *time.Time
 			// it refill the queue now.
 			runtime.Gosched()
 		}
-		return r.started(id, c, ok), nil
+		return r.started(ctx, id, c, ok), nil
 	default:
 	}
 	linger.Reset(flow.Linger)
 	defer linger.Stop()
 	select {
 	case c, ok := <-r.in:
-		return r.started(id, c, ok), nil
+		return r.started(ctx, id, c, ok), nil
 	case <-linger.C:
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -150,7 +150,7 @@ func (r *parMapRun[In, Out]) take(ctx context.Context, id int, linger *time.Time
 		}
 		select {
 		case c, ok := <-r.in:
-			return r.started(id, c, ok), nil
+			return r.started(ctx, id, c, ok), nil
 		case <-r.thief:
 		case <-retry:
 		case <-ctx.Done():
@@ -161,9 +161,9 @@ func (r *parMapRun[In, Out]) take(ctx context.Context, id int, linger *time.Time
 
 // started opens chunk c, just taken from the queue (ok) or not (the queue
 // is closed: the last items left are the ones to steal), for worker id.
-func (r *parMapRun[In, Out]) started(id int, c *flow.Chunk[In], ok bool) *flow.Chunk[In] {
+func (r *parMapRun[In, Out]) started(ctx context.Context, id int, c *flow.Chunk[In], ok bool) *flow.Chunk[In] {
 	if !ok {
-		return r.steal(id)
+		return r.finish(ctx, id)
 	}
 	r.inRoom.Release(c.N)
 	c.Open()

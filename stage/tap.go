@@ -27,14 +27,14 @@ func tapStage[T any](f func(ctx context.Context, v T) error, opts []Option, nx f
 		if err != nil {
 			return nil, err
 		}
-		return &tapPort[T]{g: g, f: call, down: down}, nil
+		return &tapPort[T]{g: g, f: call, down: flow.Runs(down)}, nil
 	})
 }
 
 type tapPort[T any] struct {
 	g    *flow.Guard[T]
 	f    func(context.Context, T) (struct{}, error)
-	down flow.Port[T]
+	down flow.RunPort[T]
 	n    int64
 }
 
@@ -48,3 +48,35 @@ func (t *tapPort[T]) Push(ctx context.Context, v T, tag flow.Tag) error {
 }
 
 func (t *tapPort[T]) Close(ctx context.Context) error { return t.down.Close(ctx) }
+
+// PushRun passes on the items of the run as they are, in runs between the
+// items the error policy left out.
+func (t *tapPort[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
+	from := 0 // the first item of the run not yet passed on
+	for i, v := range vs {
+		_, ok, err := flow.Call(ctx, t.g, t.n, v, flow.TagAt(ts, i), t.f)
+		t.n++
+		if ok {
+			continue
+		}
+		if err != nil {
+			t.pass(ctx, vs, ts, from, i) //nolint:errcheck // err is the one to report
+			return err
+		}
+		if err := t.pass(ctx, vs, ts, from, i); err != nil {
+			return err
+		}
+		from = i + 1
+	}
+	return t.pass(ctx, vs, ts, from, len(vs))
+}
+
+func (t *tapPort[T]) pass(ctx context.Context, vs []T, ts []flow.Tag, from, to int) error {
+	if from == to {
+		return nil
+	}
+	if ts != nil {
+		ts = ts[from:to]
+	}
+	return t.down.PushRun(ctx, vs[from:to], ts)
+}

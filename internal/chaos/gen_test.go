@@ -517,6 +517,8 @@ func (s *spec) walk(f func(st *stageSpec, per int)) int {
 // bound looser):
 //
 //	the source's hand, and the take the test notes before each yield  2
+//	a slice source: the run of items it hands on at once (64, the
+//	  library's sliceRun), which the fused stages after it work through 64
 //	a channel source: its channel, and the item offered to it          chanCap + 1
 //	unordered ParMap: intake buffer and result buffer (whole chunks
 //	  of about buffer items each), the chunk the intake fills, one
@@ -532,8 +534,11 @@ func (s *spec) walk(f func(st *stageSpec, per int)) int {
 //	slack for the moments the test notes a settle after the library   2
 func (s *spec) memBound() int {
 	b := 2 + 2
-	if s.src.kind == srcChan {
+	switch s.src.kind {
+	case srcChan:
 		b += s.src.chanCap + 1
+	case srcSlice:
+		b += 64
 	}
 	per := s.walk(func(st *stageSpec, per int) {
 		switch {

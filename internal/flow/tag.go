@@ -41,6 +41,13 @@ func (t Tag) Merge(u Tag) Tag {
 	return t
 }
 
+// Plus returns the tag of an item made of t's items and n fresh source
+// items (tagged One each).
+func (t Tag) Plus(n int64) Tag {
+	t.n += n
+	return t
+}
+
 // Split returns the tag of each of the n children of an item tagged t. The
 // children share one group, which settles t when the last of them settles
 // (or at once when one fails).
