@@ -32,6 +32,13 @@
 //     order-sensitive checksum; an unordered one sums.
 //   - W6 (BenchmarkW6Batch): 1M ints in batches of 100; the consumer sums
 //     each batch.
+//   - BenchmarkLatencyTrickle: a burst of cheap items, then one item every
+//     1 ms; p50-us and p99-us are the times from emit to sink of the
+//     trickle's items (does chunking hold a slow trickle back?).
+//   - BenchmarkMemoryStream: 1M and 10M 64-byte items through ParMap(4) into
+//     a sink slower than the handler; peak-heap-KiB and peak-live-KiB are
+//     the largest heap sampled during the run (is memory flat in the length
+//     of the stream?).
 //
 // The -items flag caps every workload's item count (0, the default, runs the
 // full sizes above).

@@ -66,6 +66,11 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 		// for as many chunks as items, so a send it has counted never
 		// blocks.
 		queue := (o.buffer + size - 1) / size
+		// Chunks in use at once: a queue of single items, one in each
+		// worker's hands and one it steals or sends, the intake's and the
+		// emitter's. The free lists keep as many, so a warm run allocates
+		// none.
+		keep := queue*size + 2*workers + 2
 		r := &parMapRun[In, Out]{
 			sc: sc, g: g, proc: p, down: flow.Runs(down), ordered: o.ordered,
 			sizer:   flow.NewSizer(size),
@@ -76,12 +81,12 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 			outRoom: flow.NewWindow(queue*size, workers),
 			in:      make(chan *flow.Chunk[In], queue*size),
 			out:     make(chan *flow.Chunk[Out], o.buffer),
-			inFree:  flow.NewChunks[In](size, o.buffer+workers+2),
-			outFree: flow.NewChunks[Out](size, o.buffer+workers+2),
+			inFree:  flow.NewChunks[In](size, keep),
+			outFree: flow.NewChunks[Out](size, keep),
 		}
 		if o.ordered {
 			r.window = flow.NewWindow(window, 1)
-			r.outFree = flow.NewChunks[Out](size, o.buffer+workers+2+window)
+			r.outFree = flow.NewChunks[Out](size, keep+window)
 			// Chunks wait here by their first item's index. In flight are
 			// window items, and the chunk the intake is sending waits for
 			// its places beyond them: no two chunks share a slot.

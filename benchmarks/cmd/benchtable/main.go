@@ -251,12 +251,14 @@ var skipped = []string{"ns/op", "B/op", "allocs/op"}
 
 // titles describe the workloads the suite defines.
 var titles = map[string]string{
-	"W1OneMap":    "1M ints, one Map (+1), 1 worker, summing sink",
-	"W2ThreeMaps": "1M ints, three chained Maps, 1 worker each",
-	"W3CPU":       "100k items of ~1 µs CPU, 2 workers; eff% = throughput / (2 × loop)",
-	"W4Sleep":     "2,000 items sleeping 1 ms, 64 workers; ceiling% = throughput / (64 / mean measured sleep)",
-	"W5Order":     "200k items of ~0.1 µs CPU, 2 workers, ordered vs unordered",
-	"W6Batch":     "1M ints in batches of 100, consumer sums",
+	"W1OneMap":       "1M ints, one Map (+1), 1 worker, summing sink",
+	"W2ThreeMaps":    "1M ints, three chained Maps, 1 worker each",
+	"W3CPU":          "100k items of ~1 µs CPU, 2 workers; eff% = throughput / (2 × loop)",
+	"W4Sleep":        "2,000 items sleeping 1 ms, 64 workers; ceiling% = throughput / (64 / mean measured sleep)",
+	"W5Order":        "200k items of ~0.1 µs CPU, 2 workers, ordered vs unordered",
+	"W6Batch":        "1M ints in batches of 100, consumer sums",
+	"LatencyTrickle": "after a burst, one item every 1 ms: time from emit to sink (p50, p99)",
+	"MemoryStream":   "1M and 10M 64-byte items through ParMap(4) into a slow-ish sink: peak heap",
 }
 
 // render writes one markdown table per workload.
