@@ -52,7 +52,9 @@ func Name(name string) Option {
 
 // Buffer sets the capacity, in items, of the buffers of a concurrent stage
 // (ParMap, Batch with MaxWait). A full buffer makes the stage before it wait.
-// Sequential stages have no buffer and ignore it.
+// ParMap's buffers hold whole chunks: their capacity is rounded up to a
+// multiple of the chunk size, min(64, Buffer). Sequential stages have no
+// buffer and ignore it.
 func Buffer(items int) Option {
 	return optionFunc(func(o *options) {
 		if items < 1 {

@@ -44,49 +44,50 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 	case o.err != "":
 		return invalidStage[In, Out](o.name, o.err)
 	}
-	chunk := min(maxChunk, o.buffer)
 	window := o.window
 	if window == 0 {
 		window = DefaultWindow(workers, o.buffer)
+	}
+	size := min(maxChunk, o.buffer)
+	if o.ordered {
+		// Room in the window for a chunk per worker and for the chunks
+		// queued on either side of them.
+		size = max(1, min(size, window/(workers+2)))
+	}
+	// Each queue holds Buffer items, rounded up to whole chunks, in as many
+	// chunks, which are single items when items are slow; a Window on each
+	// counts the items, and each channel has room for as many chunks as
+	// items, so a send that was counted never blocks.
+	room := (o.buffer + size - 1) / size * size
+	// Chunks in use at once: a queue of single items, one in each worker's
+	// hands and one it steals or sends, the intake's and the emitter's. The
+	// free lists keep as many and serve every run of the stage, so a warm
+	// run allocates none.
+	keep := room + 2*workers + 2
+	inFree, outFree := flow.NewChunks[In](keep), flow.NewChunks[Out](keep)
+	if o.ordered {
+		outFree = flow.NewChunks[Out](keep + window)
 	}
 	return newOf[In, Out](o.name, NextOf[Out], func(sc *flow.Scope, down flow.Port[Out]) (flow.Port[In], error) {
 		g, err := guard[In](sc, o)
 		if err != nil {
 			return nil, err
 		}
-		size := chunk
-		if o.ordered {
-			// Room in the window for a chunk per worker and for the
-			// chunks queued on either side of them.
-			size = max(1, min(size, window/(workers+2)))
-		}
-		// Each queue holds Buffer items, rounded up to whole chunks, in
-		// as many chunks, which are single items when items are slow; a
-		// Window on each counts the items. The intake's channel has room
-		// for as many chunks as items, so a send it has counted never
-		// blocks.
-		queue := (o.buffer + size - 1) / size
-		// Chunks in use at once: a queue of single items, one in each
-		// worker's hands and one it steals or sends, the intake's and the
-		// emitter's. The free lists keep as many, so a warm run allocates
-		// none.
-		keep := queue*size + 2*workers + 2
 		r := &parMapRun[In, Out]{
 			sc: sc, g: g, proc: p, down: flow.Runs(down), ordered: o.ordered,
 			sizer:   flow.NewSizer(size),
 			active:  make([]atomic.Pointer[flow.Chunk[In]], workers),
 			thief:   make(chan struct{}, 1),
 			drained: make(chan struct{}),
-			inRoom:  flow.NewWindow(queue*size, 1),
-			outRoom: flow.NewWindow(queue*size, workers),
-			in:      make(chan *flow.Chunk[In], queue*size),
-			out:     make(chan *flow.Chunk[Out], o.buffer),
-			inFree:  flow.NewChunks[In](size, keep),
-			outFree: flow.NewChunks[Out](size, keep),
+			inRoom:  flow.NewWindow(room, 1),
+			outRoom: flow.NewWindow(room, workers),
+			in:      make(chan *flow.Chunk[In], room),
+			out:     make(chan *flow.Chunk[Out], room),
+			inFree:  inFree,
+			outFree: outFree,
 		}
 		if o.ordered {
 			r.window = flow.NewWindow(window, 1)
-			r.outFree = flow.NewChunks[Out](size, keep+window)
 			// Chunks wait here by their first item's index. In flight are
 			// window items, and the chunk the intake is sending waits for
 			// its places beyond them: no two chunks share a slot.

@@ -14,7 +14,7 @@ func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	r.mu.Lock()
 	c := r.cur
 	if c == nil {
-		c = r.inFree.Get()
+		c = r.inFree.Get(r.sizer.Target())
 		c.First = r.seq
 		r.cur = c
 	}
@@ -36,7 +36,7 @@ func (r *parMapRun[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag
 		r.mu.Lock()
 		c := r.cur
 		if c == nil {
-			c = r.inFree.Get()
+			c = r.inFree.Get(r.sizer.Target())
 			c.First = r.seq
 			r.cur = c
 		}

@@ -10,7 +10,7 @@ import (
 // not started, and returns them as a chunk of their own, open and
 // published; or nil when no worker has items to spare.
 func (r *parMapRun[In, Out]) steal(id int) *flow.Chunk[In] {
-	into := r.inFree.Get()
+	into := r.inFree.Get(1)
 	for i := range r.active {
 		if i == id-1 {
 			continue

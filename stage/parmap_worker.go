@@ -45,8 +45,10 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	// The seed's workers log "batch_done. item: <log_item> time spent: ..."
 	// after each item; ParMap does the same at debug level, and only looks
 	// at the level once.
-	log := r.sc.Logger.Named("worker-" + strconv.Itoa(id))
-	debug := log.Core().Enabled(zap.DebugLevel)
+	log, debug := r.sc.Logger, r.sc.Logger.Core().Enabled(zap.DebugLevel)
+	if debug {
+		log = log.Named("worker-" + strconv.Itoa(id))
+	}
 	linger := time.NewTimer(flow.Linger)
 	defer linger.Stop()
 	for {
@@ -54,7 +56,7 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 		if c == nil {
 			return err
 		}
-		out := r.outFree.Get()
+		out := r.outFree.Get(c.Len())
 		start := time.Now()
 		for {
 			i, ok := c.Claim()

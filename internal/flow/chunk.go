@@ -88,26 +88,28 @@ func (c *Chunk[T]) Add(v T, t Tag) {
 // Len is the number of items the chunk holds.
 func (c *Chunk[T]) Len() int { return len(c.Vs) }
 
-// Chunks is a free list of chunks that hold up to Size items each. Get and
-// Put never block: Get makes a chunk when none is free, and Put lets the
-// garbage collector have a chunk when the list is full.
+// Chunks is a free list of chunks. Get and Put never block: Get makes a
+// chunk when none is free, and Put lets the garbage collector have a chunk
+// when the list is full.
 type Chunks[T any] struct {
-	Size int
 	free chan *Chunk[T]
 }
 
-// NewChunks returns a free list that keeps up to keep chunks of size items.
-func NewChunks[T any](size, keep int) *Chunks[T] {
-	return &Chunks[T]{Size: size, free: make(chan *Chunk[T], keep)}
+// NewChunks returns a free list that keeps up to keep chunks.
+func NewChunks[T any](keep int) *Chunks[T] {
+	return &Chunks[T]{free: make(chan *Chunk[T], keep)}
 }
 
-// Get returns an empty chunk.
-func (p *Chunks[T]) Get() *Chunk[T] {
+// Get returns an empty chunk. A new one has room for n items, the number
+// the caller expects to add: a chunk grows past it as a slice does, and
+// keeps what it grew to when it is recycled, so chunks of slow items (one
+// each) stay small and chunks of cheap ones stop growing once warm.
+func (p *Chunks[T]) Get(n int) *Chunk[T] {
 	select {
 	case c := <-p.free:
 		return c
 	default:
-		return &Chunk[T]{Vs: make([]T, 0, p.Size), Ts: make([]Tag, 0, p.Size)}
+		return &Chunk[T]{Vs: make([]T, 0, n), Ts: make([]Tag, 0, n)}
 	}
 }
 

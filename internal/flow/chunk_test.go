@@ -10,21 +10,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestChunksGetReturnsAnEmptyChunkOfTheirSize(t *testing.T) {
-	p := NewChunks[int](8, 2)
-	c := p.Get()
+func TestChunksGetReturnsAnEmptyChunkOfTheSizeAskedFor(t *testing.T) {
+	p := NewChunks[int](2)
+	c := p.Get(8)
 	require.NotNil(t, c)
 	assert.Zero(t, c.Len())
 	assert.Equal(t, 8, cap(c.Vs))
 	assert.Equal(t, 8, cap(c.Ts))
 	assert.Zero(t, c.First)
 	assert.Zero(t, c.N)
-	assert.NotSame(t, c, p.Get(), "with none free, each Get makes its own chunk")
+	assert.NotSame(t, c, p.Get(8), "with none free, each Get makes its own chunk")
 }
 
 func TestChunksPutDropsReferencesToItems(t *testing.T) {
-	p := NewChunks[*int](4, 1)
-	c := p.Get()
+	p := NewChunks[*int](1)
+	c := p.Get(4)
 	for i := range 4 {
 		c.Add(&i, One().Split(2)) // a tag with a FlatMap group: a reference too
 	}
@@ -44,14 +44,14 @@ func TestChunksPutDropsReferencesToItems(t *testing.T) {
 	_, ok := c.Claim()
 	assert.False(t, ok, "nothing is left to claim in a recycled chunk")
 
-	again := p.Get()
+	again := p.Get(4)
 	assert.Same(t, c, again, "a chunk Put is the next one Get returns")
 	assert.Equal(t, 4, cap(again.Vs), "its arrays are kept")
 }
 
 func TestChunksPutOnAFullListDoesNotBlock(t *testing.T) {
-	p := NewChunks[int](2, 1)
-	a, b := p.Get(), p.Get()
+	p := NewChunks[int](1)
+	a, b := p.Get(8), p.Get(8)
 	done := make(chan struct{})
 	go func() {
 		p.Put(a)
@@ -63,14 +63,14 @@ func TestChunksPutOnAFullListDoesNotBlock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Put blocked on a full free list")
 	}
-	assert.Same(t, a, p.Get())
+	assert.Same(t, a, p.Get(8))
 }
 
 func TestChunksRecycleWithoutAllocating(t *testing.T) {
-	p := NewChunks[int](64, 1)
-	p.Put(p.Get()) // warm: one chunk in the list
+	p := NewChunks[int](1)
+	p.Put(p.Get(8)) // warm: one chunk in the list
 	allocs := testing.AllocsPerRun(1000, func() {
-		c := p.Get()
+		c := p.Get(8)
 		for i := range 64 {
 			c.Add(i, One())
 		}
