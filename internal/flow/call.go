@@ -191,7 +191,9 @@ func CallRun[In, Out any](ctx context.Context, g *Guard[In], first int64, vs []I
 // *out, until one returns an error or panics: it returns how many
 // succeeded, and the error of the next one (nil when all did).
 func protectRun[In, Out any](ctx context.Context, vs []In, f func(context.Context, In) (Out, error), out *[]Out) (n int, err error) {
+	res := *out // appended to in a register, not through out
 	defer func() {
+		*out = res
 		if r := recover(); r != nil {
 			err = NewPanicError(r)
 		}
@@ -201,7 +203,7 @@ func protectRun[In, Out any](ctx context.Context, vs []In, f func(context.Contex
 		if err != nil {
 			return n, err
 		}
-		*out = append(*out, o)
+		res = append(res, o)
 		n++
 	}
 	return n, nil

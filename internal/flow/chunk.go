@@ -22,9 +22,13 @@ type Chunk[T any] struct {
 	// While a worker runs the chunk's items, span holds the next item to
 	// claim and the end of the items left to it (each 32 bits), so that
 	// idle workers can take the end of the chunk away (Steal). thieves
-	// counts Steal calls still copying items out.
+	// counts Steal calls still copying items out. They have a cache line
+	// of their own: the worker updates span per item, and another chunk's
+	// fields, which its filler writes per item, must not share it.
+	_       [64]byte
 	span    atomic.Uint64
 	thieves atomic.Int32
+	_       [64]byte
 }
 
 // Open makes the chunk's items available to Claim and Steal.
