@@ -85,7 +85,7 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	}
 	push := s.push
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Port[T](&port[T]{g: g, call: call, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
+	return flow.Port[T](&port[T]{g: g, call: call, push: push, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
 }
 
 type port[T any] struct {
@@ -94,8 +94,8 @@ type port[T any] struct {
 	flush func(context.Context) error
 	done  *flow.Tally
 	n     int64
-	out   []struct{} // PushRun's accepted items: a count, as it takes no memory
-	ts    []flow.Tag // and their tags, when the run has any
+	push  func(context.Context, T) error
+	ts    []flow.Tag // PushRun's accepted items' tags, when the run has any
 }
 
 func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
@@ -116,15 +116,15 @@ func (p *port[T]) Close(ctx context.Context) error {
 }
 
 func (p *port[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
-	out, outTs, err := flow.CallRun(ctx, p.g, p.n, vs, ts, p.call, p.out[:0], p.ts[:0])
+	n, outTs, err := flow.CallRunSink(ctx, p.g, p.n, vs, ts, p.push, p.ts[:0])
 	p.n += int64(len(vs))
 	if ts == nil {
-		p.done.Add(int64(len(out))) // each stands for one source item
+		p.done.Add(int64(n)) // each stands for one source item
 	} else {
 		for _, t := range outTs {
 			p.done.Settle(t)
 		}
 	}
-	p.out, p.ts = out[:0], outTs[:0]
+	p.ts = outTs[:0]
 	return err
 }

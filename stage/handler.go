@@ -71,6 +71,15 @@ func PerWorker[In, Out any](init func(ctx context.Context, w Worker) (Handler[In
 
 func (p Proc[In, Out]) valid() bool { return p.shared != nil || p.init != nil }
 
+// call returns the function that runs h: the function itself when h was
+// made by Func, saving a call through the Handle method per item.
+func call[In, Out any](h Handler[In, Out]) func(context.Context, In) (Out, error) {
+	if f, ok := h.(funcHandler[In, Out]); ok {
+		return f
+	}
+	return h.Handle
+}
+
 // MapStage returns Map's stage for this handler: fused into the goroutine
 // before it when the handler is shared, and an ordered ParMap with one worker
 // when it has per-worker state, so that its init and Close have a goroutine

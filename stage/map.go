@@ -25,7 +25,7 @@ func mapHandler[In, Out any](kind string, p Proc[In, Out], opts []Option) *Of[In
 		if err != nil {
 			return nil, err
 		}
-		return &mapPort[In, Out]{g: g, f: p.shared.Handle, down: flow.Runs(down)}, nil
+		return &mapPort[In, Out]{g: g, f: call(p.shared), down: flow.Runs(down)}, nil
 	})
 }
 

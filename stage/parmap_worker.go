@@ -41,7 +41,7 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			}
 		}()
 	}
-	handle := h.Handle
+	handle := call(h)
 	// The seed's workers log "batch_done. item: <log_item> time spent: ..."
 	// after each item; ParMap does the same at debug level, and only looks
 	// at the level once.

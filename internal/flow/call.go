@@ -208,3 +208,54 @@ func protectRun[In, Out any](ctx context.Context, vs []In, f func(context.Contex
 	}
 	return n, nil
 }
+
+// CallRunSink is CallRun for a sink's function, which returns only an
+// error: it saves the sink a call through an adapter per item. It returns
+// how many items f accepted and, when ts is not nil, their tags appended to
+// outTs.
+func CallRunSink[In any](ctx context.Context, g *Guard[In], first int64, vs []In, ts []Tag, f func(context.Context, In) error, outTs []Tag) (int, []Tag, error) {
+	done := 0
+	for i := 0; i < len(vs); {
+		j, err := protectSink(ctx, vs[i:], f)
+		done += j
+		if ts != nil {
+			outTs = append(outTs, ts[i:i+j]...)
+		}
+		i += j
+		if i == len(vs) {
+			break
+		}
+		// vs[i] failed: the slow path, through an adapter.
+		t := TagAt(ts, i)
+		_, ok, err := recoverItem(ctx, g, first+int64(i), vs[i], t, err, func(ctx context.Context, v In) (struct{}, error) {
+			return struct{}{}, f(ctx, v)
+		})
+		if err != nil {
+			return done, outTs, err
+		}
+		if ok {
+			done++
+			if ts != nil {
+				outTs = append(outTs, t)
+			}
+		}
+		i++
+	}
+	return done, outTs, nil
+}
+
+// protectSink is protectRun for a sink's function.
+func protectSink[In any](ctx context.Context, vs []In, f func(context.Context, In) error) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = NewPanicError(r)
+		}
+	}()
+	for _, v := range vs {
+		if err := f(ctx, v); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -103,3 +103,39 @@ func TestCallRunAllocatesNothingWhenItemsSucceed(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestCallRunSinkCountsWhatItAccepted(t *testing.T) {
+	ctx := context.Background()
+	var seen []int
+	f := func(_ context.Context, v int) error {
+		switch v {
+		case 3:
+			panic("three")
+		case 5:
+			return errOdd
+		}
+		seen = append(seen, v)
+		return nil
+	}
+	t.Run("fail fast stops at the first failure", func(t *testing.T) {
+		seen = nil
+		g, run := runGuard(t, FailFast())
+		n, _, err := CallRunSink(ctx, g, 0, []int{1, 2, 3, 4}, nil, f, nil)
+		var pe *PanicError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, 2, n)
+		assert.Equal(t, []int{1, 2}, seen)
+		assert.EqualValues(t, 1, run.Counts.Failed.Load())
+	})
+	t.Run("skip goes on past failures and keeps the tags of the rest", func(t *testing.T) {
+		seen = nil
+		g, run := runGuard(t, Skip())
+		ts := []Tag{One(), One(), One().Plus(1), One(), One().Plus(4), One()}
+		n, outTs, err := CallRunSink(ctx, g, 0, []int{1, 2, 3, 4, 5, 6}, ts, f, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 4, n)
+		assert.Equal(t, []int{1, 2, 4, 6}, seen)
+		assert.Equal(t, []Tag{ts[0], ts[1], ts[3], ts[5]}, outTs)
+		assert.EqualValues(t, 2+5, run.Counts.Skipped.Load())
+	})
+}
