@@ -198,6 +198,9 @@ func TestParMapSlowHeadItemHoldsMemoryWithinTheWindow(t *testing.T) {
 		{workers: 4, window: 16, buffer: 4},   // chunks of 2
 		{workers: 2, window: 64, buffer: 16},  // chunks of 16
 		{workers: 1, window: 40, buffer: 100}, // chunks of 13
+		{workers: 4, window: 8, buffer: 2},    // chunks of 1
+		{workers: 8, window: 16, buffer: 1},   // chunks of 1
+		{workers: 1, window: 3, buffer: 1},    // chunks of 1
 	}
 	const n = 2_000
 	for _, c := range cases {

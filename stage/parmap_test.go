@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/conveyor-go/conveyor/pipeline"
@@ -337,70 +336,6 @@ type sharedCloser struct{ closes atomic.Int32 }
 
 func (*sharedCloser) Handle(_ context.Context, v int) (int, error) { return v, nil }
 func (s *sharedCloser) Close() error                               { s.closes.Add(1); return nil }
-
-func TestParMapOrderedWindowBoundsTheSource(t *testing.T) {
-	cases := []struct{ workers, window, buffer int }{
-		{workers: 4, window: 8, buffer: 2},
-		{workers: 2, window: 4, buffer: 16},
-		{workers: 8, window: 16, buffer: 1},
-		{workers: 1, window: 3, buffer: 1},
-		{workers: 1, window: 5, buffer: 10},
-	}
-	const n = 50
-	for _, c := range cases {
-		name := fmt.Sprintf("with %d workers, window %d and buffer %d a held head item stops the source", c.workers, c.window, c.buffer)
-		t.Run(name, func(t *testing.T) {
-			// synctest.Wait returns once every goroutine of the run is
-			// blocked, which is exactly "as far as the source can get while
-			// item 0 is held": no polling, no sleeps.
-			synctest.Test(t, func(t *testing.T) {
-				var emitted atomic.Int64
-				src := source.Func(func(_ context.Context, yield func(int) bool) error {
-					for i := range n {
-						emitted.Add(1)
-						if !yield(i) {
-							return nil
-						}
-					}
-					return nil
-				})
-				release := make(chan struct{})
-				h := func(ctx context.Context, v int) (int, error) {
-					if v == 0 {
-						select {
-						case <-release:
-						case <-ctx.Done():
-							return 0, ctx.Err()
-						}
-					}
-					return v, nil
-				}
-				var got []int
-				done := make(chan pipeline.ExitStatus, 1)
-				go func() {
-					done <- pipeline.New(src).
-						Via(stage.ParMap(c.workers, stage.Func(h), stage.Ordered(), stage.Window(c.window), stage.Buffer(c.buffer))).
-						Sink(sink.Collect(&got)).
-						Run(context.Background())
-				}()
-
-				synctest.Wait()
-				// Slack of one: the source counts an item before it hands it
-				// to ParMap, so it may hold one item that waits for a place
-				// in the window.
-				held := emitted.Load()
-				assert.LessOrEqual(t, held, int64(c.window+1), "items emitted while item 0 is held")
-				assert.Less(t, held, int64(n), "the source must be held back")
-
-				close(release)
-				st := <-done
-				require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
-				assert.Equal(t, ints(n), got, "after the release everything comes out, in order")
-				assert.EqualValues(t, n, emitted.Load())
-			})
-		})
-	}
-}
 
 func TestParMapInvalid(t *testing.T) {
 	cases := []struct {
