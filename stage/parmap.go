@@ -18,10 +18,12 @@ import (
 //
 // Items travel to the workers, and results from them, in chunks: one channel
 // operation moves many cheap items. The chunk size adapts to the measured
-// cost of an item: items that take 100µs or more go one at a time, so slow
-// items spread evenly over all workers as they free up. Once a worker has
-// waited 50µs for work, the next item is handed on at once, with any
-// others of its chunk, so a slow trickle of items is not held back.
+// cost of an item: items that take 100µs or more go one at a time. A worker
+// with nothing to do takes the unstarted half of a busy worker's chunk, so
+// slow items never wait behind a busy worker while another is idle. Once a
+// worker has waited 50µs for work, what the stage before ParMap holds is
+// handed on at once, so a slow trickle of items, or a source that waits for
+// its own results, is not held back.
 //
 // By default results are emitted as soon as each is ready (unordered, the
 // fastest path). With Ordered they are emitted in input order: each result

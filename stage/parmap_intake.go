@@ -12,12 +12,7 @@ import (
 // workers: a chunk would only delay its items).
 func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 	r.mu.Lock()
-	c := r.cur
-	if c == nil {
-		c = r.inFree.Get(r.sizer.Target())
-		c.First = r.seq
-		r.cur = c
-	}
+	c := r.filling()
 	c.Add(v, t)
 	r.seq++
 	if c.Len() < r.sizer.Target() && r.waiting.Load() == 0 {
@@ -34,12 +29,7 @@ func (r *parMapRun[In, Out]) Push(ctx context.Context, v In, t flow.Tag) error {
 func (r *parMapRun[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag) error {
 	for len(vs) > 0 {
 		r.mu.Lock()
-		c := r.cur
-		if c == nil {
-			c = r.inFree.Get(r.sizer.Target())
-			c.First = r.seq
-			r.cur = c
-		}
+		c := r.filling()
 		target := r.sizer.Target()
 		k := min(max(target-c.Len(), 1), len(vs))
 		c.Vs = append(c.Vs, vs[:k]...)
@@ -64,6 +54,16 @@ func (r *parMapRun[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag
 		}
 	}
 	return nil
+}
+
+// filling returns the chunk being filled, starting one if there is none.
+// r.mu must be held.
+func (r *parMapRun[In, Out]) filling() *flow.Chunk[In] {
+	if r.cur == nil {
+		r.cur = r.inFree.Get(r.sizer.Target())
+		r.cur.First = r.seq
+	}
+	return r.cur
 }
 
 // send puts chunk c in the workers' queue, waiting for room there and,

@@ -19,8 +19,8 @@ import (
 // A chunk is sized for about flow.ChunkBudget of work by the cost measured
 // so far. When its items turn out slower (the cost changed, or one item
 // blocks), the workers that have nothing to do take away the half of it
-// that its worker has not started (steal.go), so items never wait behind a
-// busy worker while another is idle.
+// that its worker has not started (parmap_steal.go), so items never wait
+// behind a busy worker while another is idle.
 func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	defer func() {
 		if err != nil {
