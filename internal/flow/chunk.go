@@ -3,16 +3,14 @@ package flow
 import (
 	"runtime"
 	"sync/atomic"
-	"time"
 )
 
 // Chunk is a run of items, with their tags, that crosses a channel between
 // two goroutines in one channel operation instead of one per item. It
 // stands for the input items First to First+N-1 of its stage: all of them
 // on the way in, the results kept on the way out (ordered stages reorder
-// by First). Chunks
-// are recycled through a Chunks free list, so moving items costs no
-// allocation once a run is warm.
+// by First). Chunks are recycled through a Chunks free list, so moving
+// items costs no allocation once a run is warm.
 type Chunk[T any] struct {
 	First int64 // the stage's index of the chunk's first input item
 	N     int   // input items the chunk stands for, kept or not
@@ -126,49 +124,5 @@ func (p *Chunks[T]) Put(c *Chunk[T]) {
 	select {
 	case p.free <- c:
 	default:
-	}
-}
-
-// ChunkBudget is the work a chunk should hold: enough that one channel
-// operation per chunk is a small cost next to the work, and little enough
-// that the last chunks of a stream do not keep one worker busy long after
-// the others have finished.
-const ChunkBudget = 100 * time.Microsecond
-
-// Linger is how long a worker waits for a chunk before it asks for a
-// partly filled one: past it, the source is slower than the workers, and
-// filling a chunk would only delay its items.
-const Linger = 50 * time.Microsecond
-
-// Sizer adapts the size of the chunks handed to workers to the measured
-// cost of an item: cheap items travel in chunks of up to max, items that
-// take ChunkBudget or more travel one at a time, so slow items spread over
-// all workers as they free up. It starts at one item per chunk, the safe
-// guess while nothing is known. Workers report what they measured with
-// Observe; the producer reads Target. Both are safe for concurrent use.
-type Sizer struct {
-	target atomic.Int64
-	max    int
-}
-
-// NewSizer returns a sizer for chunks of at most max items.
-func NewSizer(max int) *Sizer {
-	s := &Sizer{max: max}
-	s.target.Store(1)
-	return s
-}
-
-// Target is the number of items the next chunk should hold.
-func (s *Sizer) Target() int { return int(s.target.Load()) }
-
-// Observe records that n items took d.
-func (s *Sizer) Observe(n int, d time.Duration) {
-	size := int64(s.max)
-	if d > 0 {
-		size = min(int64(ChunkBudget)*int64(n)/int64(d), int64(s.max))
-	}
-	size = max(size, 1)
-	if s.target.Load() != size {
-		s.target.Store(size)
 	}
 }
