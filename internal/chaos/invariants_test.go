@@ -91,6 +91,14 @@ func (r *runState) allowedEndings() (map[ending]bool, string) {
 			// Cancelled when all the work was done: nothing noticed.
 			// Then nothing may be abandoned, which the counts check.
 			ok[endSuccess] = true
+			if iDrain >= 0 {
+				// The signal came after the cancellation, but the
+				// library's watcher may find both ready at once (it was
+				// not scheduled in between) and take the signal: a drain
+				// cut short at once, reported as a hard stop, which is
+				// what happened to the items (seed 722700937271).
+				ok[endHardStop] = true
+			}
 		}
 		if stop.kind == evFatal && hard != nil {
 			// The failure is recorded here when it happens, but the library
