@@ -17,12 +17,13 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	logger  *zap.Logger
-	policy  stage.Policy
-	stats   *stats.Registry
-	stop    <-chan os.Signal
-	signals []os.Signal
-	onExit  []func(ExitStatus)
+	logger   *zap.Logger
+	policy   stage.Policy
+	stats    *stats.Registry
+	stop     <-chan os.Signal
+	signals  []os.Signal
+	onExit   []func(ExitStatus)
+	progress *stats.Progress
 }
 
 func newConfig(opts []Option) config {
@@ -51,6 +52,15 @@ func WithLogger(l *zap.Logger) Option {
 // with stage.OnError. The default is stage.FailFast, as in the seed.
 func OnError(p stage.Policy) Option {
 	return optionFunc(func(c *config) { c.policy = p })
+}
+
+// WithProgress shows the run's progress with p (see stats.NewProgress): a
+// bar on a terminal, log lines elsewhere. p starts with the run and stops,
+// with a last report, when it ends, however it ends; the run's logger is
+// wrapped so that its lines do not break the bar. The run's counts are then
+// kept current at every item, at the cost of an atomic operation per item.
+func WithProgress(p *stats.Progress) Option {
+	return optionFunc(func(c *config) { c.progress = p })
 }
 
 // WithStats puts the final snapshot of reg in ExitStatus.Stats. Sources and

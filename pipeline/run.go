@@ -27,7 +27,11 @@ import (
 func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	cfg := newConfig(p.opts)
 	start := time.Now()
+	if cfg.progress != nil {
+		cfg.logger = cfg.progress.WrapLogger(cfg.logger)
+	}
 	run := flow.NewRun(cfg.logger, cfg.policy)
+	run.Live = cfg.progress != nil
 	err := p.check()
 	if err == nil {
 		if perr := cfg.policy.Validate(); perr != nil {
@@ -47,7 +51,13 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	runCtx, hardStop := context.WithCancel(ctx)
 	defer hardStop()
 	stop := watch(runCtx, cfg, run, hardStop)
+	if cfg.progress != nil {
+		cfg.progress.Start(run.Counts.Settled)
+	}
 	err = run.Execute(runCtx)
+	if cfg.progress != nil {
+		cfg.progress.Stop()
+	}
 	sig, hard := stop.stop()
 	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))

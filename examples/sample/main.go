@@ -36,13 +36,19 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 2, "items per batch")
 	flag.Float64Var(&cfg.sleep, "sleep", 1, "scale of the random sleep per item, in seconds (mean sleep is half of it)")
 	flag.BoolVar(&cfg.quiet, "quiet", false, "log only warnings and errors")
+	flag.BoolVar(&cfg.progress, "progress", true, "show progress on stderr: a bar on a terminal, log lines elsewhere")
 	flag.Parse()
 
 	logger := newLogger(cfg.quiet)
 	defer func() { _ = logger.Sync() }()
 
 	reg := stats.New()
-	status := build(cfg, reg, logger).Run(context.Background())
+	var opts []pipeline.Option
+	if cfg.progress {
+		total := func() int64 { return reg.Get("items_total") }
+		opts = append(opts, pipeline.WithProgress(stats.NewProgress(os.Stderr, stats.ProgressTotal(total))))
+	}
+	status := build(cfg, reg, logger, opts...).Run(context.Background())
 
 	fmt.Println(status)
 	// The seed's ideal, 100 x 0.5 s / 8 = 6.25 s, assumes the mean sleep;
@@ -59,12 +65,12 @@ func main() {
 type config struct {
 	workers, items, batch int
 	sleep                 float64
-	quiet                 bool
+	quiet, progress       bool
 }
 
 // build is the seed's whole job as one chain. It is separate from main so
 // the test can run it in-process.
-func build(cfg config, reg *stats.Registry, logger *zap.Logger) *pipeline.Pipeline {
+func build(cfg config, reg *stats.Registry, logger *zap.Logger, opts ...pipeline.Option) *pipeline.Pipeline {
 	batches := 0
 	if cfg.batch > 0 {
 		batches = (cfg.items + cfg.batch - 1) / cfg.batch
@@ -85,7 +91,8 @@ func build(cfg config, reg *stats.Registry, logger *zap.Logger) *pipeline.Pipeli
 	h := stage.PerWorker(func(_ context.Context, w stage.Worker) (stage.Handler[[]int, stats.Delta], error) {
 		return &handler{sleep: cfg.sleep, log: w.Logger}, nil
 	})
-	return pipeline.New(src, pipeline.WithLogger(logger), pipeline.WithStats(reg), pipeline.WithSignals()).
+	opts = append(opts, pipeline.WithLogger(logger), pipeline.WithStats(reg), pipeline.WithSignals())
+	return pipeline.New(src, opts...).
 		Batch(cfg.batch).
 		ParMap(cfg.workers, h, stage.Label(label)).
 		Sink(stats.Sink(reg))

@@ -193,6 +193,9 @@ func TestSIGINTDrainsTheRun(t *testing.T) {
 	assert.True(t, strings.HasPrefix(status, "Finished with code 130 "), status)
 	assert.Contains(t, status, "drained")
 	assert.Contains(t, logs, "draining")
+	// stderr is not a terminal here: progress comes as log lines, and the
+	// last one is written however the run ends.
+	assert.Contains(t, logs, "progress: finished")
 
 	assert.Equal(t, int64(100), snap["items_total"])
 	assert.Equal(t, int64(50), snap["batches_total"])
@@ -224,6 +227,7 @@ func TestSecondSIGINTStopsHard(t *testing.T) {
 	status, snap := finished(t, s.stdout.String())
 	assert.True(t, strings.HasPrefix(status, "Finished with code 130 "), status)
 	assert.Contains(t, status, "hard")
+	assert.Contains(t, logs, "progress: finished", "a hard stop still ends the progress reports")
 	assert.Equal(t, int64(100), snap["items_total"])
 	assert.Equal(t, snap["items_processed"], snap["items_positive"]+snap["items_negative"])
 	// In-flight batches were abandoned, so not every item was processed.

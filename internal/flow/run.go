@@ -24,6 +24,12 @@ type Counts struct {
 	DeadLettered atomic.Int64 // items handed to a dead-letter function
 }
 
+// Settled returns the source items settled so far, whatever their
+// outcome.
+func (c *Counts) Settled() int64 {
+	return c.Done.Load() + c.Dropped.Load() + c.Skipped.Load() + c.DeadLettered.Load() + c.Failed.Load()
+}
+
 // of returns the counter of outcome o.
 func (c *Counts) of(o Outcome) *atomic.Int64 {
 	switch o {
@@ -46,6 +52,10 @@ type Run struct {
 	Logger *zap.Logger
 	Policy Policy // the pipeline's default error policy
 	Counts Counts
+	// Live makes the counts current at every item, for a run that someone
+	// watches while it goes (a progress bar), at the cost of an atomic
+	// operation per item and count. Set it before the stages attach.
+	Live bool
 
 	tasks   []func(context.Context) error
 	tallies []*Tally

@@ -13,22 +13,23 @@ const tallyEvery = 64
 // still holds is added when the run's goroutines have all stopped, before
 // Execute returns, so the run's final counts are exact.
 type Tally struct {
-	run *Run
-	o   Outcome
-	dst *atomic.Int64
-	n   int64
+	run   *Run
+	o     Outcome
+	dst   *atomic.Int64
+	n     int64
+	every int64 // tallyEvery, or 1 when the run is watched live
 }
 
 // Tally returns a tally of the source items that reach outcome o.
 func (r *Run) Tally(o Outcome) *Tally {
-	t := &Tally{run: r, o: o, dst: r.Counts.of(o)}
+	t := &Tally{run: r, o: o, dst: r.Counts.of(o), every: r.tallyEvery()}
 	r.tallies = append(r.tallies, t)
 	return t
 }
 
 // TallyIn returns a tally of the items the source emits.
 func (r *Run) TallyIn() *Tally {
-	t := &Tally{run: r, dst: &r.Counts.In}
+	t := &Tally{run: r, dst: &r.Counts.In, every: r.tallyEvery()}
 	r.tallies = append(r.tallies, t)
 	return t
 }
@@ -36,9 +37,18 @@ func (r *Run) TallyIn() *Tally {
 // Add counts n source items.
 func (t *Tally) Add(n int64) {
 	t.n += n
-	if t.n >= tallyEvery {
+	if t.n >= t.every {
 		t.flush()
 	}
+}
+
+// tallyEvery is how many items the run's tallies hold before they add
+// them to its counters.
+func (r *Run) tallyEvery() int64 {
+	if r.Live {
+		return 1
+	}
+	return tallyEvery
 }
 
 // Settle records the tally's outcome for the source items tag stands for.

@@ -1,0 +1,155 @@
+package stats
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"go.uber.org/zap"
+	"golang.org/x/term"
+)
+
+// Progress shows how far a run has got while it goes: the source items
+// settled (done, skipped, dropped, failed), out of a total when one is
+// known, with the rate and, given a total, the time left. On a terminal it
+// draws a progress bar; elsewhere it writes a log line every Every.
+//
+// Give it to a pipeline with pipeline.WithProgress, which starts it when
+// the run starts and stops it, with a last report, when the run ends,
+// however it ends. One Progress serves one run at a time.
+type Progress struct {
+	w        io.Writer
+	total    func() int64
+	every    time.Duration
+	terminal bool
+	logger   *zap.Logger
+
+	mu    sync.Mutex // serializes drawing with the log lines of WrapLogger
+	bar   *progressbar.ProgressBar
+	start time.Time
+	done  func() int64
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// ProgressOption configures a Progress.
+type ProgressOption func(*Progress)
+
+// ProgressTotal sets where the total comes from: total is called at each
+// report, so a generator may set it once it knows (the seed's items_total,
+// as reg.Get("items_total")). A total of 0 or less means not known yet.
+func ProgressTotal(total func() int64) ProgressOption {
+	return func(p *Progress) { p.total = total }
+}
+
+// ProgressEvery sets how often Progress reports. Default: 100ms for the
+// bar, 5s for log lines.
+func ProgressEvery(d time.Duration) ProgressOption {
+	return func(p *Progress) { p.every = d }
+}
+
+// ProgressTerminal forces the bar (true) or log lines (false), instead of
+// looking at whether the writer is a terminal.
+func ProgressTerminal(bar bool) ProgressOption {
+	return func(p *Progress) { p.terminal = bar }
+}
+
+// ProgressLogger sets the logger of the log lines. Default: a logger that
+// writes to the Progress's writer.
+func ProgressLogger(l *zap.Logger) ProgressOption {
+	return func(p *Progress) { p.logger = l }
+}
+
+// NewProgress returns a Progress that writes to w: a bar when w is a
+// terminal, log lines otherwise.
+func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
+	p := &Progress{w: w, total: func() int64 { return 0 }}
+	if f, ok := w.(*os.File); ok {
+		p.terminal = term.IsTerminal(int(f.Fd()))
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.every <= 0 {
+		p.every = 5 * time.Second
+		if p.terminal {
+			p.every = 100 * time.Millisecond
+		}
+	}
+	if p.logger == nil {
+		p.logger = zap.New(zapcoreFor(w))
+	}
+	return p
+}
+
+// Start begins reporting done, the count of source items settled so far.
+// The pipeline calls it.
+func (p *Progress) Start(done func() int64) {
+	p.done, p.start, p.stop = done, time.Now(), make(chan struct{})
+	if p.terminal {
+		p.bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription("items"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("items"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(0),
+			progressbar.OptionSetSpinnerChangeInterval(0),
+		)
+	}
+	p.wg.Go(func() {
+		t := time.NewTicker(p.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.report(false)
+			case <-p.stop:
+				return
+			}
+		}
+	})
+}
+
+// Stop ends the reports with a last one. The pipeline calls it when the run
+// has ended.
+func (p *Progress) Stop() {
+	close(p.stop)
+	p.wg.Wait()
+	p.report(true)
+}
+
+// report draws the bar or writes a log line; last ends the bar's line.
+func (p *Progress) report(last bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done, total := p.done(), p.total()
+	if p.bar != nil {
+		if total > 0 && p.bar.GetMax64() != total {
+			p.bar.ChangeMax64(total)
+		}
+		_ = p.bar.Set64(done)
+		if last {
+			fmt.Fprintln(p.w)
+		}
+		return
+	}
+	elapsed := time.Since(p.start)
+	rate := float64(done) / elapsed.Seconds()
+	fields := []zap.Field{zap.Int64("done", done), zap.Float64("items_per_s", rate)}
+	if total > 0 {
+		fields = append(fields, zap.Int64("total", total))
+		if rate > 0 && done < total {
+			fields = append(fields, zap.Duration("eta", time.Duration(float64(total-done)/rate*float64(time.Second))))
+		}
+	}
+	msg := "progress"
+	if last {
+		msg = "progress: finished"
+	}
+	p.logger.Info(msg, fields...)
+}
