@@ -1,10 +1,8 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-go/conveyor/internal/syncbuf"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/source"
@@ -19,28 +18,10 @@ import (
 	"github.com/conveyor-go/conveyor/stats"
 )
 
-// lockedBuffer takes the progress lines while the test may read them.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestWithProgressReportsTheRunToItsEnd(t *testing.T) {
 	for _, bar := range []bool{false, true} {
 		t.Run(map[bool]string{false: "log lines", true: "bar"}[bar], func(t *testing.T) {
-			var out lockedBuffer
+			var out syncbuf.Buffer
 			reg := stats.New()
 			p := stats.NewProgress(&out, stats.ProgressTerminal(bar), stats.ProgressEvery(time.Millisecond),
 				stats.ProgressTotal(func() int64 { return reg.Get("items_total") }))
@@ -71,7 +52,7 @@ func TestWithProgressReportsTheRunToItsEnd(t *testing.T) {
 }
 
 func TestWithProgressStopsWhenTheRunIsCancelled(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	p := stats.NewProgress(&out, stats.ProgressTerminal(false), stats.ProgressEvery(time.Hour))
 	ctx, cancel := context.WithCancel(t.Context())
 	h := stage.Func(func(hctx context.Context, v int) (int, error) {

@@ -1,10 +1,8 @@
 package stats_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,37 +12,19 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/conveyor-go/conveyor/internal/syncbuf"
 	"github.com/conveyor-go/conveyor/stats"
 )
 
-// syncBuffer is a bytes.Buffer that the Progress goroutine may write to
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // jsonLogger logs JSON lines to w, for tests to parse.
-func jsonLogger(w *syncBuffer) *zap.Logger {
+func jsonLogger(w *syncbuf.Buffer) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = ""
 	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), zap.InfoLevel))
 }
 
 // lines parses the JSON lines logged to w.
-func lines(t *testing.T, w *syncBuffer) []map[string]any {
+func lines(t *testing.T, w *syncbuf.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for l := range strings.SplitSeq(strings.TrimSpace(w.String()), "\n") {
@@ -72,9 +52,9 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestProgressLogsLinesWhenNotOnATerminal(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var done atomic.Int64
-	p := stats.NewProgress(&syncBuffer{}, stats.ProgressTerminal(false), stats.ProgressEvery(2*time.Millisecond),
+	p := stats.NewProgress(&syncbuf.Buffer{}, stats.ProgressTerminal(false), stats.ProgressEvery(2*time.Millisecond),
 		stats.ProgressTotal(func() int64 { return 100 }), stats.ProgressLogger(jsonLogger(&logs)))
 	p.Start(done.Load)
 	done.Store(40)
@@ -103,9 +83,9 @@ func TestProgressLogsLinesWhenNotOnATerminal(t *testing.T) {
 }
 
 func TestProgressWithoutATotalShowsCountsAndRate(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var done atomic.Int64
-	p := stats.NewProgress(&syncBuffer{}, stats.ProgressTerminal(false), stats.ProgressEvery(time.Hour),
+	p := stats.NewProgress(&syncbuf.Buffer{}, stats.ProgressTerminal(false), stats.ProgressEvery(time.Hour),
 		stats.ProgressLogger(jsonLogger(&logs)))
 	p.Start(done.Load)
 	done.Store(7)
@@ -119,7 +99,7 @@ func TestProgressWithoutATotalShowsCountsAndRate(t *testing.T) {
 }
 
 func TestProgressDrawsABarOnATerminal(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	var done atomic.Int64
 	p := stats.NewProgress(&out, stats.ProgressTerminal(true), stats.ProgressEvery(2*time.Millisecond),
 		stats.ProgressTotal(func() int64 { return 100 }))
@@ -135,7 +115,7 @@ func TestProgressDrawsABarOnATerminal(t *testing.T) {
 }
 
 func TestProgressKeepsLogLinesApartFromTheBar(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	var done atomic.Int64
 	p := stats.NewProgress(&out, stats.ProgressTerminal(true), stats.ProgressEvery(2*time.Millisecond),
 		stats.ProgressTotal(func() int64 { return 10 }))
