@@ -42,7 +42,11 @@ type ProgressOption func(*Progress)
 // report, so a generator may set it once it knows (the seed's items_total,
 // as reg.Get("items_total")). A total of 0 or less means not known yet.
 func ProgressTotal(total func() int64) ProgressOption {
-	return func(p *Progress) { p.total = total }
+	return func(p *Progress) {
+		if total != nil {
+			p.total = total
+		}
+	}
 }
 
 // ProgressEvery sets how often Progress reports. Default: 100ms for the
@@ -88,6 +92,8 @@ func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 // Start begins reporting done, the count of source items settled so far.
 // The pipeline calls it.
 func (p *Progress) Start(done func() int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.done, p.start, p.stop = done, time.Now(), make(chan struct{})
 	if p.terminal {
 		p.bar = progressbar.NewOptions64(-1,
