@@ -98,6 +98,9 @@ type port[T any] struct {
 	ts    []flow.Tag // PushRun's accepted items' tags, when the run has any
 }
 
+// Push takes one item through flow.Call and the call adapter. Handing it to
+// PushRun as a run of one would drop the adapter but costs more per item
+// (27 against 19 ns for a generator into this sink, measured).
 func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	idx := p.n
 	p.n++
