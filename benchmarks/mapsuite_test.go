@@ -46,9 +46,12 @@ func (w mapWorkload) run(b *testing.B) {
 		bench(h.name(), func() (int, error) { return h.mapSum(w.xs, w.workers, w.fs) })
 	}
 	if w.workers == 1 {
-		bench("conveyor/map", conveyorRun(w.xs, false, func(p *pipeline.Pipeline, f mapFunc) *pipeline.Pipeline {
-			return p.Map(stage.Func(f))
-		}, w.fs))
+		fused := func(p *pipeline.Pipeline, f mapFunc) *pipeline.Pipeline { return p.Map(stage.Func(f)) }
+		bench("conveyor/map", conveyorRun(w.xs, false, fused, w.fs))
+		// The same without the per-stage metrics, for what they cost.
+		bench("conveyor/map/unmetered", conveyorRun(w.xs, false, fused, w.fs, pipeline.WithoutMetrics()))
+		hop := func(p *pipeline.Pipeline, f mapFunc) *pipeline.Pipeline { return p.ParMap(1, stage.Func(f)) }
+		bench("conveyor/parmap-1/unordered/unmetered", conveyorRun(w.xs, false, hop, w.fs, pipeline.WithoutMetrics()))
 	}
 	for _, order := range []string{"unordered", "ordered"} {
 		var opts []stage.Option
@@ -119,10 +122,11 @@ func (w mapWorkload) loop() (int, error) {
 
 // conveyorRun builds, once, the pipeline from a slice of xs through one
 // stage per element of fs (made by stage) into a sink that sums the results,
-// or folds them into a checksum if ordered, and returns a body that runs it.
-func conveyorRun(xs []int, ordered bool, stage func(*pipeline.Pipeline, mapFunc) *pipeline.Pipeline, fs []mapFunc) func() (int, error) {
+// or folds them into a checksum if ordered, and returns a body that runs it
+// with the pipeline options opts.
+func conveyorRun(xs []int, ordered bool, stage func(*pipeline.Pipeline, mapFunc) *pipeline.Pipeline, fs []mapFunc, opts ...pipeline.Option) func() (int, error) {
 	sum := 0
-	p := pipeline.New(source.Slice(xs))
+	p := pipeline.New(source.Slice(xs), opts...)
 	for _, f := range fs {
 		p = stage(p, f)
 	}

@@ -45,6 +45,10 @@ type ExitStatus struct {
 	Counts Counts
 	// Stats is the final snapshot of the registry given with WithStats.
 	Stats stats.Snapshot
+	// Report says, stage by stage, what the run did and where its time
+	// went, and names the bottleneck (see WithReport). It is empty for a
+	// run that could not start, or ran WithoutMetrics.
+	Report stats.Report
 }
 
 // Counts are a run's item counters in source items: whatever Batch, FlatMap

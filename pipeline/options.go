@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"io"
 	"os"
 	"syscall"
 
@@ -17,13 +18,16 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	logger   *zap.Logger
-	policy   stage.Policy
-	stats    *stats.Registry
-	stop     <-chan os.Signal
-	signals  []os.Signal
-	onExit   []func(ExitStatus)
-	progress *stats.Progress
+	logger    *zap.Logger
+	policy    stage.Policy
+	stats     *stats.Registry
+	stop      <-chan os.Signal
+	signals   []os.Signal
+	onExit    []func(ExitStatus)
+	progress  *stats.Progress
+	unmetered bool
+	report    io.Writer
+	watchers  []stats.Watcher
 }
 
 func newConfig(opts []Option) config {
@@ -98,4 +102,30 @@ func OnExit(f func(ExitStatus)) Option {
 			c.onExit = append(c.onExit, f)
 		}
 	})
+}
+
+// WithReport writes the run's report (ExitStatus.Report) to w as a table
+// when the run ends: a row per stage with its throughput, latency and the
+// shares of its time spent busy, idle and backpressured, and the verdict
+// naming the bottleneck.
+func WithReport(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.report = w })
+}
+
+// WithWatcher hands w, when a run starts, a function that reads the run's
+// report while it goes (promstats.Collector exports it to Prometheus).
+func WithWatcher(w stats.Watcher) Option {
+	return optionFunc(func(c *config) {
+		if w != nil {
+			c.watchers = append(c.watchers, w)
+		}
+	})
+}
+
+// WithoutMetrics turns off the per-stage metrics that every run keeps by
+// default (ExitStatus.Report is then empty). They cost about a nanosecond
+// per item and stage on the cheapest fused stages, and nothing measurable
+// on anything slower; see the README for the figures.
+func WithoutMetrics() Option {
+	return optionFunc(func(c *config) { c.unmetered = true })
 }

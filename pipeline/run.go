@@ -10,6 +10,7 @@ import (
 
 	"github.com/conveyor-go/conveyor/internal/flow"
 	"github.com/conveyor-go/conveyor/stats"
+	"go.uber.org/zap"
 )
 
 // Run runs the pipeline and returns how it ended. It blocks until every
@@ -32,6 +33,7 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	}
 	run := flow.NewRun(cfg.logger, cfg.policy)
 	run.Live = cfg.progress != nil
+	run.Metered = !cfg.unmetered
 	err := p.check()
 	if err == nil {
 		if perr := cfg.policy.Validate(); perr != nil {
@@ -51,6 +53,9 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	runCtx, hardStop := context.WithCancel(ctx)
 	defer hardStop()
 	stop := watch(runCtx, cfg, run, hardStop)
+	for _, w := range cfg.watchers {
+		w.WatchRun(func() stats.Report { return report(run) })
+	}
 	if cfg.progress != nil {
 		cfg.progress.Start(run.Counts.Settled)
 	}
@@ -60,8 +65,16 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	}
 	sig, hard := stop.stop()
 	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
+	if run.Metered {
+		st.Report = report(run)
+	}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	st.ending(err, cancelled, sig, hard)
+	if cfg.report != nil && run.Metered {
+		if werr := st.Report.WriteTable(cfg.report); werr != nil {
+			cfg.logger.Warn("writing the run's report", zap.Error(werr))
+		}
+	}
 	return finish(cfg, st)
 }
 

@@ -85,7 +85,7 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	}
 	push := s.push
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Port[T](&port[T]{g: g, call: call, push: push, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
+	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
 }
 
 type port[T any] struct {

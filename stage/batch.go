@@ -28,7 +28,8 @@ func Batch[T any](size int, opts ...Option) *Of[T, []T] {
 		if o.maxWait <= 0 {
 			return &batchPort[T]{size: size, down: down}, nil
 		}
-		b := &timedBatch[T]{size: size, wait: o.maxWait, in: make(chan tagged[T], o.buffer), down: down}
+		b := &timedBatch[T]{size: size, wait: o.maxWait, in: make(chan tagged[T], o.buffer), down: down, m: sc.Meter, shift: sc.Meter.Shift(), clock: sc.Run.Start}
+		sc.Meter.Concurrent(1)
 		sc.Go(b.run)
 		return b, nil
 	})
@@ -102,6 +103,13 @@ type timedBatch[T any] struct {
 	wait time.Duration
 	in   chan tagged[T]
 	down flow.Port[[]T]
+
+	m     *flow.Meter // nil when the run is not metered
+	shift *flow.Shift
+	clock time.Time // the run's start
+	// The goroutine's time since the last flush, not yet given to m:
+	// since when, and how much of it waiting for items.
+	since, idle time.Duration
 }
 
 // tagged is an item with its tag, as it crosses a channel.
@@ -138,11 +146,29 @@ func (b *timedBatch[T]) run(ctx context.Context) error {
 		buf, tag = make([]T, 0, b.size), flow.Tag{}
 		timer.Stop()
 		expired = nil
-		return b.down.Push(ctx, full, t)
+		if b.m == nil {
+			return b.down.Push(ctx, full, t)
+		}
+		start := time.Since(b.clock)
+		err := b.down.Push(ctx, full, t)
+		b.account(start, time.Since(b.clock))
+		return err
+	}
+	if b.m != nil {
+		defer func() {
+			end := time.Since(b.clock)
+			b.account(end, end)
+			b.m.Lived(end)
+		}()
 	}
 	for {
+		var waited time.Duration
+		if b.m != nil {
+			waited = time.Since(b.clock)
+		}
 		select {
 		case it, ok := <-b.in:
+			b.waited(waited)
 			if !ok {
 				if len(buf) > 0 {
 					if err := flush(); err != nil {
@@ -163,6 +189,7 @@ func (b *timedBatch[T]) run(ctx context.Context) error {
 				}
 			}
 		case <-expired:
+			b.waited(waited)
 			if err := flush(); err != nil {
 				return err
 			}
@@ -170,4 +197,20 @@ func (b *timedBatch[T]) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// waited counts the time since from as waiting for items.
+func (b *timedBatch[T]) waited(from time.Duration) {
+	if b.m != nil {
+		b.idle += time.Since(b.clock) - from
+	}
+}
+
+// account gives the meter the goroutine's time up to end, of which it
+// waited for room downstream since pushed.
+func (b *timedBatch[T]) account(pushed, end time.Duration) {
+	b.shift.Worked(b.idle, pushed-b.since-b.idle, 0)
+	b.shift.Blocked(end - pushed)
+	b.shift.Flush()
+	b.since, b.idle = end, 0
 }

@@ -78,6 +78,7 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 		r := &parMapRun[In, Out]{
 			sc: sc, g: g, proc: p, down: flow.Runs(down), ordered: o.ordered,
 			sizer:   flow.NewSizer(size),
+			room:    room,
 			active:  make([]atomic.Pointer[flow.Chunk[In]], workers),
 			thief:   make(chan struct{}, 1),
 			drained: make(chan struct{}),
@@ -96,6 +97,11 @@ func ParMap[In, Out any](workers int, p Proc[In, Out], opts ...Option) *Of[In, O
 			r.pending = make([]*flow.Chunk[Out], window+size)
 		}
 		r.live.Store(int32(workers))
+		sc.Meter.Concurrent(workers)
+		r.shifts = make([]*flow.Shift, workers)
+		for i := range r.shifts {
+			r.shifts[i] = sc.Meter.Shift()
+		}
 		for id := 1; id <= workers; id++ {
 			sc.Go(func(ctx context.Context) error { return r.work(ctx, id) })
 		}
@@ -127,6 +133,7 @@ type parMapRun[In, Out any] struct {
 	ordered bool
 	sizer   *flow.Sizer
 
+	room    int                   // places in each queue
 	inRoom  *flow.Window          // places for items in in
 	outRoom *flow.Window          // places for items in out
 	in      chan *flow.Chunk[In]  // closed by Close, after the last Push
@@ -138,6 +145,7 @@ type parMapRun[In, Out any] struct {
 	failed  atomic.Bool        // a worker stopped on an error: do not Close down
 	live    atomic.Int32       // workers still running
 
+	shifts []*flow.Shift                    // each worker's part of the meter
 	active []atomic.Pointer[flow.Chunk[In]] // each worker's chunk, for thieves
 	thief  chan struct{}                    // wakes a waiting worker to steal
 

@@ -12,6 +12,7 @@ import (
 // fused stages after ParMap (and the sink) never run concurrently.
 func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 	var next int64 // ordered: the index of the next input item to emit
+	tick := 0      // chunks since the output queue's depth was sampled
 	for {
 		select {
 		case c, ok := <-r.out:
@@ -21,7 +22,11 @@ func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 				}
 				return r.down.Close(ctx)
 			}
-			r.outRoom.Release(c.Len())
+			free := r.outRoom.Release(c.Len())
+			if tick++; tick == sampleEvery && r.sc.Meter != nil {
+				r.sc.Meter.QueueOut(r.room - free)
+				tick = 0
+			}
 			if !r.ordered {
 				if err := r.pass(ctx, c); err != nil {
 					return err
@@ -48,6 +53,10 @@ func (r *parMapRun[In, Out]) emit(ctx context.Context) error {
 		}
 	}
 }
+
+// sampleEvery is how often, in chunks, the emitter samples the depth of
+// the output queue for the stage's meter.
+const sampleEvery = 16
 
 // pass pushes the results of chunk c downstream and recycles c.
 func (r *parMapRun[In, Out]) pass(ctx context.Context, c *flow.Chunk[Out]) error {

@@ -51,13 +51,26 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	}
 	linger := time.NewTimer(flow.Linger)
 	defer linger.Stop()
+	// The worker's time, since the run started, for the sizer and the
+	// stage's meter: it looks for work from looked, runs the handler from
+	// start to done, and waits for room downstream if it must.
+	shift, clock := r.shifts[id-1], r.sc.Run.Start
+	looked := time.Since(clock)
+	if shift != nil {
+		born := looked
+		defer func() {
+			shift.Flush()
+			r.sc.Meter.Lived(time.Since(clock) - born)
+		}()
+	}
 	for {
 		c, err := r.take(ctx, id, linger)
 		if c == nil {
+			shift.Worked(time.Since(clock)-looked, 0, 0)
 			return err
 		}
+		start := time.Since(clock)
 		out := r.outFree.Get(c.Len())
-		start := time.Now()
 		for {
 			i, ok := c.Claim()
 			if !ok {
@@ -82,23 +95,43 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 		r.active[id-1].Store(nil)
 		c.Settle()
 		n := c.End()
-		r.sizer.Observe(n, time.Since(start))
+		done := time.Since(clock)
+		r.sizer.Observe(n, done-start)
+		shift.Worked(start-looked, done-start, n)
+		looked = done
 		out.First, out.N = c.First, n
 		r.inFree.Put(c)
-		if out.N == 0 || out.Len() == 0 && !r.ordered {
-			// Thieves took every item (N == 0), or none was kept and the
-			// order needs no hole filled.
-			r.outFree.Put(out)
-			continue
-		}
-		if err := r.outRoom.Acquire(ctx, out.Len()); err != nil {
+		blocked, err := r.hand(ctx, out)
+		if err != nil {
 			return err
 		}
-		select {
-		case r.out <- out:
-		case <-ctx.Done():
-			return ctx.Err()
+		shift.Blocked(blocked)
+		looked += blocked
+	}
+}
+
+// hand hands a chunk of results to the emitter once there is room for
+// them, or recycles it when it has nothing to pass on. It returns how long
+// it waited for room: the worker was backpressured.
+func (r *parMapRun[In, Out]) hand(ctx context.Context, out *flow.Chunk[Out]) (blocked time.Duration, err error) {
+	if out.N == 0 || out.Len() == 0 && !r.ordered {
+		// Thieves took every item (N == 0), or none was kept and the order
+		// needs no hole filled.
+		r.outFree.Put(out)
+		return 0, nil
+	}
+	if !r.outRoom.TryAcquire(out.Len()) {
+		from := time.Now()
+		if err := r.outRoom.Acquire(ctx, out.Len()); err != nil {
+			return 0, err
 		}
+		blocked = time.Since(from)
+	}
+	select {
+	case r.out <- out:
+		return blocked, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 
@@ -167,7 +200,8 @@ func (r *parMapRun[In, Out]) started(ctx context.Context, id int, c *flow.Chunk[
 	if !ok {
 		return r.finish(ctx, id)
 	}
-	r.inRoom.Release(c.N)
+	free := r.inRoom.Release(c.N)
+	r.shifts[id-1].Queued(r.room - free)
 	c.Open()
 	r.active[id-1].Store(c)
 	return c

@@ -67,7 +67,11 @@ func (s *Of[In, Out]) Attach(sc *flow.Scope, down any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.attach(sc, d)
+	up, err := s.attach(sc, d)
+	if err != nil {
+		return nil, err
+	}
+	return flow.Metered(sc, up), nil
 }
 
 // invalidStage returns a stage that reports reason when a pipeline using it

@@ -87,6 +87,7 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 			return zero, false, err
 		}
 		g.sc.Run.Counts.Retried.Add(1)
+		g.sc.Meter.retried()
 		out, err2 := protect(ctx, in, f)
 		if err2 == nil {
 			return out, true, nil
@@ -102,17 +103,21 @@ func settle[In any](ctx context.Context, g *Guard[In], p Policy, idx int64, in I
 	switch p.mode {
 	case modeSkip:
 		run.Settle(t, Skipped)
+		g.sc.Meter.failed(true)
 		g.sc.Logger.Debug("item skipped", zap.String("item", e.Label), zap.Error(cause))
 		return nil
 	case modeDeadLetter:
 		if err := deadLetter(ctx, run, p, DeadLetter{Stage: g.sc.Name, Label: e.Label, Item: in, Err: e}); err != nil {
 			run.Settle(t, Failed)
+			g.sc.Meter.failed(false)
 			return &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: e.Label, Err: err}
 		}
 		run.Settle(t, DeadLettered)
+		g.sc.Meter.failed(true)
 		return nil
 	default:
 		run.Settle(t, Failed)
+		g.sc.Meter.failed(false)
 		return e
 	}
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,9 +57,14 @@ type Run struct {
 	// watches while it goes (a progress bar), at the cost of an atomic
 	// operation per item and count. Set it before the stages attach.
 	Live bool
+	// Metered gives each stage a Meter (Scope.Meter). Set it before the
+	// stages attach.
+	Metered bool
 
 	tasks   []func(context.Context) error
 	tallies []*Tally
+	meters  []*Meter
+	end     atomic.Int64 // when Execute returned, since Start
 
 	drainMu  sync.Mutex
 	draining atomic.Bool
@@ -74,7 +80,47 @@ func NewRun(logger *zap.Logger, policy Policy) *Run {
 
 // Scope returns the scope of the stage at index, named name.
 func (r *Run) Scope(index int, name string) *Scope {
-	return &Scope{Index: index, Name: name, Logger: r.Logger.Named(name), Run: r}
+	sc := &Scope{Index: index, Name: name, Logger: r.Logger.Named(name), Run: r}
+	if r.Metered {
+		sc.Meter = &Meter{Index: index, Name: name, run: r, weight: 1}
+		r.meters = append(r.meters, sc.Meter)
+	}
+	return sc
+}
+
+// Meters returns the meters of the run's stages, in chain order, the
+// source's first.
+func (r *Run) Meters() []*Meter {
+	ms := slices.Clone(r.meters)
+	slices.SortFunc(ms, func(a, b *Meter) int { return a.Index - b.Index })
+	return ms
+}
+
+// Elapsed returns the time since the run started, or how long it ran once
+// Execute has returned.
+func (r *Run) Elapsed() time.Duration {
+	if e := r.end.Load(); e > 0 {
+		return time.Duration(e)
+	}
+	return time.Since(r.Start)
+}
+
+// Ended returns how long the run ran, or 0 while Execute has not returned.
+func (r *Run) Ended() time.Duration { return time.Duration(r.end.Load()) }
+
+// linkMeters tells each sequential stage's meter which meter's calls its
+// own run inside: the previous stage's, unless that one is the source or
+// runs goroutines of its own.
+func (r *Run) linkMeters() {
+	ms := r.Meters()
+	for _, m := range ms {
+		m.own = m.workers.Load() > 0
+	}
+	for i := 2; i < len(ms); i++ {
+		if prev := ms[i-1]; prev.workers.Load() == 0 {
+			ms[i].parent = prev
+		}
+	}
 }
 
 // Execute starts every registered goroutine in one conc pool and waits for
@@ -84,6 +130,7 @@ func (r *Run) Scope(index int, name string) *Scope {
 // call) are re-raised here after every goroutine has stopped. The counts
 // are exact once Execute has returned.
 func (r *Run) Execute(ctx context.Context) error {
+	r.linkMeters()
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, t := range r.tasks {
 		p.Go(t)
@@ -92,6 +139,10 @@ func (r *Run) Execute(ctx context.Context) error {
 	for _, t := range r.tallies {
 		t.flush()
 	}
+	for _, m := range r.meters {
+		m.publish()
+	}
+	r.end.Store(int64(max(time.Since(r.Start), 1)))
 	return err
 }
 
@@ -134,6 +185,7 @@ type Scope struct {
 	Name   string
 	Logger *zap.Logger
 	Run    *Run
+	Meter  *Meter // nil when the run is not metered
 }
 
 // Go registers a goroutine of the stage. It starts when the run starts, under
@@ -150,5 +202,5 @@ func (s *Scope) Invalid(reason string) error {
 // Sub returns the scope of a stage nested in this one (stage.Chain), so its
 // errors and logs name it.
 func (s *Scope) Sub(name string) *Scope {
-	return &Scope{Index: s.Index, Name: s.Name + "/" + name, Logger: s.Logger.Named(name), Run: s.Run}
+	return &Scope{Index: s.Index, Name: s.Name + "/" + name, Logger: s.Logger.Named(name), Run: s.Run, Meter: s.Meter}
 }

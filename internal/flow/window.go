@@ -59,17 +59,19 @@ func (w *Window) TryAcquire(n int) bool {
 }
 
 // Release gives back n places and wakes every waiting Acquire to look
-// again.
-func (w *Window) Release(n int) {
+// again. It returns how many places are free after it.
+func (w *Window) Release(n int) (free int) {
 	w.mu.Lock()
 	w.free += n
+	free = w.free
 	waiting := w.waiting
 	w.mu.Unlock()
 	for range waiting {
 		select {
 		case w.wake <- struct{}{}:
 		default:
-			return // full: every waiter has a token already
+			return free // full: every waiter has a token already
 		}
 	}
+	return free
 }

@@ -3,7 +3,7 @@
 // items/s, allocs/item and cores, its ns/item as a multiple of the
 // hand-written buffered-64 pipeline's and of the loop's, the workload's own
 // metrics (eff%, ceiling%, ...) and, for variants run ordered and
-// unordered, what ordering costs.
+// unordered or with and without metrics, what ordering and metrics cost.
 //
 // Run it from the benchmarks module:
 //
@@ -232,14 +232,29 @@ func (w *workload) ref(name string) *variant {
 	return w.variant(name + "/unordered")
 }
 
-// twin returns the unordered twin of an ordered variant: X for X/ordered,
-// or nil.
-func (w *workload) twin(v *variant) *variant {
-	base, ok := strings.CutSuffix(v.name, "/ordered")
-	if !ok {
-		return nil
-	}
-	return w.variant(base + "/unordered")
+// A pairing is a ratio column between variants that differ in one
+// setting: twin returns the reference twin of a variant, or nil.
+type pairing struct {
+	title string
+	twin  func(w *workload, v *variant) *variant
+}
+
+var pairings = []pairing{
+	// X/ordered against X/unordered: what keeping the order costs.
+	{"ordered / unordered", func(w *workload, v *variant) *variant {
+		base, ok := strings.CutSuffix(v.name, "/ordered")
+		if !ok {
+			return nil
+		}
+		return w.variant(base + "/unordered")
+	}},
+	// X against X/unmetered: what the per-stage metrics cost.
+	{"metered / unmetered", func(w *workload, v *variant) *variant {
+		if strings.HasSuffix(v.name, "/unmetered") {
+			return nil
+		}
+		return w.variant(v.name + "/unmetered")
+	}},
 }
 
 // The columns every table has; any other unit a workload reports (eff%,
@@ -286,13 +301,18 @@ func render(out io.Writer, res results) {
 				}
 			}
 		}
-		ordered := slices.ContainsFunc(w.variants, func(v *variant) bool { return w.twin(v) != nil })
+		var pairs []pairing
+		for _, p := range pairings {
+			if slices.ContainsFunc(w.variants, func(v *variant) bool { return p.twin(w, v) != nil }) {
+				pairs = append(pairs, p)
+			}
+		}
 
 		head := append([]string{"variant"}, standard...)
 		head = append(head, "vs "+refChans, "vs "+refLoop)
 		head = append(head, extra...)
-		if ordered {
-			head = append(head, "ordered / unordered")
+		for _, p := range pairs {
+			head = append(head, p.title)
 		}
 		fmt.Fprintf(out, "| %s |\n", strings.Join(head, " | "))
 		align := make([]string, len(head))
@@ -317,9 +337,9 @@ func render(out io.Writer, res results) {
 			for _, u := range extra {
 				row = append(row, number(v.median(u)))
 			}
-			if ordered {
+			for _, p := range pairs {
 				cell := ""
-				if t := w.twin(v); t != nil {
+				if t := p.twin(w, v); t != nil {
 					cell = ratio(ns, t.median("ns/item"))
 				}
 				row = append(row, cell)

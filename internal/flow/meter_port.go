@@ -1,0 +1,116 @@
+package flow
+
+import (
+	"context"
+	"time"
+)
+
+// How often a sequential stage's calls are timed. Reading the clock twice
+// costs about as much as a cheap stage's work on a whole run of items, so
+// the meter times one call in a few and counts it for the calls it
+// skipped; calls that take slowCall or more are all timed, as the clock
+// then costs nothing next to them. The stages called from inside a timed
+// call are timed in it too, so a fused chain samples the same calls
+// throughout and each stage's own time is its call's less its successors'.
+const (
+	runPeriod  = 32 // a run in 32, for stages that take runs of items
+	itemPeriod = 64 // an item in 64, for items pushed one at a time
+	slowCall   = 20 * time.Microsecond
+)
+
+// Metered returns p behind the meter of the stage in sc, or p itself when
+// the run is not metered. The stage's Attach wraps the Port it returns so.
+func Metered[T any](sc *Scope, p Port[T]) Port[T] {
+	if sc.Meter == nil {
+		return p
+	}
+	return &meterPort[T]{down: Runs(p), m: sc.Meter}
+}
+
+// meterPort counts and times the calls into a sequential stage. It is used
+// by one goroutine at a time, like every Port, and so keeps its state in
+// plain fields.
+type meterPort[T any] struct {
+	down RunPort[T]
+	m    *Meter
+}
+
+func (p *meterPort[T]) Push(ctx context.Context, v T, t Tag) error {
+	m := p.m
+	m.n++
+	if !m.sampled() {
+		return p.down.Push(ctx, v, t)
+	}
+	start := m.begin()
+	err := p.down.Push(ctx, v, t)
+	m.end(start, 1, itemPeriod)
+	return err
+}
+
+func (p *meterPort[T]) PushRun(ctx context.Context, vs []T, ts []Tag) error {
+	m := p.m
+	m.n += int64(len(vs))
+	if !m.sampled() {
+		return p.down.PushRun(ctx, vs, ts)
+	}
+	start := m.begin()
+	err := p.down.PushRun(ctx, vs, ts)
+	m.end(start, len(vs), runPeriod)
+	return err
+}
+
+func (p *meterPort[T]) Close(ctx context.Context) error {
+	err := p.down.Close(ctx)
+	p.m.publish()
+	p.m.closed.Store(int64(max(p.m.Now(), 1)))
+	return err
+}
+
+// sampled says whether to time this call: when the stage before is timing
+// the call this one runs in, or, for the first sequential stage after a
+// goroutine, every so often.
+func (m *Meter) sampled() bool {
+	if m.parent != nil {
+		m.weight = m.parent.weight
+		return m.parent.timing
+	}
+	if m.skip > 0 {
+		m.skip--
+		return false
+	}
+	return true
+}
+
+func (m *Meter) begin() time.Duration {
+	m.timing = true
+	m.child = 0
+	return m.Now()
+}
+
+// end records a timed call that took n items from start, and for the first
+// stage after a goroutine, picks the calls to skip before the next timed one
+// (one in period, or none while calls are slow).
+func (m *Meter) end(start time.Duration, n, period int) {
+	d := m.Now() - start
+	m.timing = false
+	m.publish()
+	if !m.own {
+		// A concurrent stage's workers record its time; what its callers
+		// spend here is theirs, waiting for room.
+		self, w := int64(d)-m.child, m.weight
+		m.total.Add(int64(d) * w)
+		m.busy.Add(self * w)
+		if n > 0 {
+			m.Latency.Observe(time.Duration(self/int64(n)), n*int(w))
+		}
+	}
+	if m.parent != nil {
+		m.parent.child += int64(d)
+		return
+	}
+	m.skip = period - 1
+	if d >= slowCall {
+		m.skip = 0
+	}
+	m.weight = int64(m.skip + 1)
+}
