@@ -1,6 +1,7 @@
 package promstats_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,14 +21,22 @@ import (
 // library's parser.
 func scrape(t *testing.T, c *http.Client, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := c.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
+	fams, err := get(c, url)
 	require.NoError(t, err)
 	return fams
+}
+
+func get(c *http.Client, url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
 }
 
 // stat returns the value of conveyor_stat{stat=name}, and whether it is there.
