@@ -57,7 +57,11 @@
 //     pipeline example and as conveyor does.
 //   - conveyor/...: the fluent chain, built once and Run once per iteration.
 //     conveyor/map is the fused Map (no goroutine hop); conveyor/parmap-N is
-//     ParMap at the workload's worker count, unordered and ordered.
+//     ParMap at the workload's worker count, unordered and ordered. Every
+//     run keeps its per-stage metrics, as by default; in W1 and W2,
+//     conveyor/map/unmetered and conveyor/parmap-1/unordered/unmetered run
+//     WithoutMetrics, and benchtable's "metered / unmetered" column is what
+//     the metrics cost.
 //   - conc/stream: sourcegraph/conc's ordered stream, a task per item.
 //     conc/pool: a task per item writing into a results slice. conc/iter:
 //     iter.Mapper, whose goroutines take the next index of the input slice

@@ -51,12 +51,14 @@ type Meter struct {
 	_        [64]byte
 
 	// The state of the goroutine that calls the stage.
-	own    bool  // the stage has workers, which record its time
-	n      int64 // items in
-	skip   int   // calls left before the next timed one
-	timing bool  // in a timed call
-	weight int64 // how many calls the timed one stands for
-	child  int64 // time spent in the stages after this one during the timed call
+	own    bool          // the stage has workers, which record its time
+	n      int64         // items in
+	skip   int           // calls left before the next timed one
+	timing bool          // in a timed call
+	weight int64         // how many calls the timed one stands for
+	last   time.Duration // when the last timed call started
+	rng    uint64        // xorshift state for the gaps between timed calls
+	child  int64         // time spent in the stages after this one during the timed call
 	_      [64]byte
 }
 

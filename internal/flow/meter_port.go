@@ -7,15 +7,16 @@ import (
 
 // How often a sequential stage's calls are timed. Reading the clock twice
 // costs about as much as a cheap stage's work on a whole run of items, so
-// the meter times one call in a few and counts it for the calls it
-// skipped; calls that take slowCall or more are all timed, as the clock
-// then costs nothing next to them. The stages called from inside a timed
-// call are timed in it too, so a fused chain samples the same calls
-// throughout and each stage's own time is its call's less its successors'.
+// the meter times one call in period, on average, and counts it for the
+// calls it skipped. While calls come sparseCall or more apart, it times
+// them all, as the clock then costs little next to them. The stages called
+// from inside a timed call are timed in it too, so a fused chain samples
+// the same calls throughout and each stage's own time is its call's less
+// its successors'.
 const (
 	runPeriod  = 32 // a run in 32, for stages that take runs of items
 	itemPeriod = 64 // an item in 64, for items pushed one at a time
-	slowCall   = 20 * time.Microsecond
+	sparseCall = 2 * time.Microsecond
 )
 
 // Metered returns p behind the meter of the stage in sc, or p itself when
@@ -89,7 +90,7 @@ func (m *Meter) begin() time.Duration {
 
 // end records a timed call that took n items from start, and for the first
 // stage after a goroutine, picks the calls to skip before the next timed one
-// (one in period, or none while calls are slow).
+// (period - 1 on average, or none while calls are sparse).
 func (m *Meter) end(start time.Duration, n, period int) {
 	d := m.Now() - start
 	m.timing = false
@@ -108,9 +109,18 @@ func (m *Meter) end(start time.Duration, n, period int) {
 		m.parent.child += int64(d)
 		return
 	}
-	m.skip = period - 1
-	if d >= slowCall {
-		m.skip = 0
+	// The calls since the last timed one came every gap on average.
+	gap := (start - m.last) / time.Duration(m.weight)
+	m.last = start
+	m.skip = 0
+	if gap < sparseCall {
+		// A random gap, period calls on average: a fixed one could keep
+		// step with the stage's own rhythm (one call in 64 hands a full
+		// chunk to a ParMap and waits) and always miss, or always hit, it.
+		m.rng ^= m.rng << 13
+		m.rng ^= m.rng >> 7
+		m.rng ^= m.rng << 17
+		m.skip = int(m.rng % uint64(2*period-1))
 	}
 	m.weight = int64(m.skip + 1)
 }

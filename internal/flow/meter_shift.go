@@ -5,8 +5,11 @@ import "time"
 // shiftEvery is how many of a worker's chunks a Shift sums before it hands
 // them to the meter: atomic operations on a meter that every worker shares
 // would cost more per chunk than a cheap chunk's items. Slow chunks, over
-// slowCall, are handed on at once.
-const shiftEvery = 16
+// slowChunk, are handed on at once.
+const (
+	shiftEvery = 16
+	slowChunk  = 20 * time.Microsecond
+)
 
 // Shift is one worker's part of a concurrent stage's meter: it sums the
 // worker's time and hands it on now and then. It belongs to one goroutine.
@@ -36,7 +39,7 @@ func (s *Shift) Worked(idle, d time.Duration, n int) {
 	s.idle += idle
 	s.busy += d
 	s.chunks++
-	if s.chunks < shiftEvery && d < slowCall {
+	if s.chunks < shiftEvery && d < slowChunk {
 		return
 	}
 	if n > 0 {

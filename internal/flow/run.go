@@ -82,7 +82,7 @@ func NewRun(logger *zap.Logger, policy Policy) *Run {
 func (r *Run) Scope(index int, name string) *Scope {
 	sc := &Scope{Index: index, Name: name, Logger: r.Logger.Named(name), Run: r}
 	if r.Metered {
-		sc.Meter = &Meter{Index: index, Name: name, run: r, weight: 1}
+		sc.Meter = &Meter{Index: index, Name: name, run: r, weight: 1, rng: uint64(index)*0x9e3779b97f4a7c15 + 1}
 		r.meters = append(r.meters, sc.Meter)
 	}
 	return sc
