@@ -32,6 +32,7 @@ type Of[T any] struct {
 	invalid string
 	push    func(ctx context.Context, v T) error
 	flush   func(ctx context.Context) error
+	open    func(ctx context.Context) (Writer[T], error) // New's sinks: a Writer per run
 }
 
 var _ Sink = (*Of[int])(nil)
@@ -83,9 +84,12 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	push := s.push
+	push, flush := s.push, s.flush
+	if s.open != nil {
+		push, flush = s.attachWriter(sc)
+	}
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: s.flush, done: sc.Run.Tally(flow.Done)}), nil
+	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: flush, done: sc.Run.Tally(flow.Done)}), nil
 }
 
 type port[T any] struct {

@@ -64,6 +64,7 @@ type Run struct {
 	tasks   []func(context.Context) error
 	tallies []*Tally
 	meters  []*Meter
+	ends    []func(error)
 	end     atomic.Int64 // when Execute returned, since Start
 
 	drainMu  sync.Mutex
@@ -143,8 +144,17 @@ func (r *Run) Execute(ctx context.Context) error {
 		m.publish()
 	}
 	r.end.Store(int64(max(time.Since(r.Start), 1)))
+	for _, f := range r.ends {
+		f(err)
+	}
 	return err
 }
+
+// OnEnd registers f to be called with the run's error (nil on success)
+// once every goroutine of the run has stopped: a sink discards there what
+// a run that did not finish left half-written. Stages call it while they
+// attach.
+func (r *Run) OnEnd(f func(err error)) { r.ends = append(r.ends, f) }
 
 // Drain asks the source to stop emitting; items already emitted go on to the
 // sink. It is safe to call more than once and from any goroutine.

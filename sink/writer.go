@@ -1,0 +1,84 @@
+package sink
+
+import (
+	"context"
+	"errors"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// Writer is what a sink made with New writes to in one run: it takes each
+// item, then either commits the output, when the input has ended (the run
+// finished or drained), or aborts it, when the run ended any other way (a
+// failure, a cancellation, a hard stop), so that a failed run leaves no
+// half-written output behind.
+type Writer[T any] interface {
+	Write(ctx context.Context, v T) error
+	Commit(ctx context.Context) error
+	Abort() error
+}
+
+// New makes a sink that opens a Writer for each run, when the first item
+// arrives or the input ends, whichever is first: a run that fails before
+// it opens nothing. A sink writing a file opens a temporary file there,
+// renames it into place on Commit and removes it on Abort.
+func New[T any](name string, open func(ctx context.Context) (Writer[T], error)) *Of[T] {
+	if open == nil {
+		return Invalid[T](name, "nil open function")
+	}
+	return &Of[T]{name: name, open: open}
+}
+
+// writing is the state of a New sink in one run.
+type writing[T any] struct {
+	open      func(ctx context.Context) (Writer[T], error)
+	w         Writer[T]
+	committed bool
+}
+
+// attachWriter returns the push and flush functions of a New sink's run,
+// and registers the Abort of a run that does not commit.
+func (s *Of[T]) attachWriter(sc *flow.Scope) (push func(context.Context, T) error, flush func(context.Context) error) {
+	st := &writing[T]{open: s.open}
+	sc.Run.OnEnd(func(error) {
+		if st.w != nil && !st.committed {
+			if err := st.w.Abort(); err != nil {
+				sc.Logger.Warn("aborting the output of a run that did not finish: " + err.Error())
+			}
+		}
+	})
+	push = func(ctx context.Context, v T) error {
+		if err := st.opened(ctx); err != nil {
+			return err
+		}
+		return st.w.Write(ctx, v)
+	}
+	flush = func(ctx context.Context) error {
+		if err := st.opened(ctx); err != nil {
+			return err
+		}
+		if err := st.w.Commit(ctx); err != nil {
+			return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "commit", Err: err}
+		}
+		st.committed = true
+		return nil
+	}
+	return push, flush
+}
+
+func (st *writing[T]) opened(ctx context.Context) error {
+	if st.w != nil {
+		return nil
+	}
+	w, err := st.open(ctx)
+	if err != nil {
+		return errors.Join(errOpen, err)
+	}
+	if w == nil {
+		return errors.Join(errOpen, errors.New("open returned a nil Writer"))
+	}
+	st.w = w
+	return nil
+}
+
+var errOpen = errors.New("opening the sink's output")
