@@ -59,6 +59,14 @@ func Func[T any](gen func(ctx context.Context, yield func(T) bool) error) *Of[T]
 	return &Of[T]{name: "source", gen: gen}
 }
 
+// Invalid returns a source that cannot run: a pipeline using it reports
+// reason, naming the source, before anything starts (CodeInvalid).
+// Packages that build sources use it to report bad arguments without
+// panicking.
+func Invalid[T any](name, reason string) *Of[T] {
+	return &Of[T]{name: name, invalid: reason}
+}
+
 // Named returns a copy of the source named name in errors and logs.
 func (s *Of[T]) Named(name string) *Of[T] {
 	c := *s

@@ -74,6 +74,13 @@ func (s *Of[In, Out]) Attach(sc *flow.Scope, down any) (any, error) {
 	return flow.Metered(sc, up), nil
 }
 
+// Invalid returns a stage that cannot run: a pipeline using it reports
+// reason, naming the stage, before anything starts (CodeInvalid). Packages
+// that build stages use it to report bad arguments without panicking.
+func Invalid[In, Out any](name, reason string) *Of[In, Out] {
+	return invalidStage[In, Out](name, reason)
+}
+
 // invalidStage returns a stage that reports reason when a pipeline using it
 // is built: misuse is an error from Run, never a panic.
 func invalidStage[In, Out any](name, reason string) *Of[In, Out] {
