@@ -1,0 +1,26 @@
+// Package textsrc holds building blocks for pipelines that read text files:
+// sources of lines (Lines, LinesFile) and of CSV records (CSV, CSVFile), and
+// stages that decode them (DecodeJSON, DecodeCSV, DecodeCSVMap).
+//
+// Every line and record knows where it comes from, "file:line", and the
+// decode stages label items with it, so a failure names the line at fault
+// in ExitStatus.Target and in the error, a *LineError or a *FieldError
+// that errors.As finds in ExitStatus.Err:
+//
+//	type Order struct {
+//		ID     string  `csv:"id"`
+//		Amount float64 `csv:"amount"`
+//	}
+//
+//	st := pipeline.New(textsrc.CSVFile("orders.csv")).
+//		Via(textsrc.DecodeCSV[Order](stage.OnError(stage.Skip()))).
+//		Sink(sink.Func(store)).
+//		Run(ctx)
+//	// st.Counts.Skipped rows did not decode.
+//
+// The sources read inputs whole, however long their lines, decompress them
+// when they are gzip-compressed, and skip a UTF-8 byte order mark. A
+// malformed CSV row does not stop a CSV source: it becomes a Record with
+// Err set, which the decode stages fail under their error policy, so that
+// Skip, DeadLetter and FailFast apply to it as to any bad row.
+package textsrc
