@@ -1,0 +1,211 @@
+// Package sqlsink writes a pipeline's items to an SQL table in batched,
+// transactional inserts, through database/sql, so it works with any driver:
+// modernc.org/sqlite, github.com/jackc/pgx/v5/stdlib, ...
+//
+// The sink takes batches: put a Batch stage before it, and each batch is
+// written in one transaction, all or nothing.
+//
+//	p.Batch(500).Sink(sqlsink.Insert(db, "orders", []string{"id", "total"},
+//		func(o Order) []any { return []any{o.ID, o.Total} }))
+//
+// A batch that fails is rolled back and fails as one item under the
+// pipeline's error policy, with an error naming the table and the labels
+// of the batch's items: under Skip or DeadLetterTo the run goes on without
+// it, and its source items are counted skipped or dead-lettered, never
+// done.
+package sqlsink
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/conveyor-go/conveyor/sink"
+)
+
+// Option configures Insert.
+type Option[T any] func(*config[T])
+
+type config[T any] struct {
+	dollar bool
+	label  func(T) string
+}
+
+// Dollar numbers the placeholders $1, $2, ... as PostgreSQL wants; the
+// default is ?, as SQLite and MySQL want.
+func Dollar[T any]() Option[T] { return func(c *config[T]) { c.dollar = true } }
+
+// Label names items in errors; the default names them by their position in
+// the stream, "#n".
+func Label[T any](f func(T) string) Option[T] { return func(c *config[T]) { c.label = f } }
+
+// maxParams bounds the placeholders of one statement: SQLite allows 32766
+// and PostgreSQL 65535. A larger batch takes several statements, in the
+// same transaction.
+const maxParams = 30000
+
+// Insert makes a sink that inserts each batch of items into table, with
+// values(item) giving the values of columns for the item, in one
+// transaction per batch.
+func Insert[T any](db *sql.DB, table string, columns []string, values func(T) []any, opts ...Option[T]) *sink.Of[[]T] {
+	var cfg config[T]
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	switch {
+	case db == nil:
+		return sink.Invalid[[]T]("sql-insert", "nil *sql.DB")
+	case table == "":
+		return sink.Invalid[[]T]("sql-insert", "empty table name")
+	case len(columns) == 0:
+		return sink.Invalid[[]T]("sql-insert", "no columns")
+	case values == nil:
+		return sink.Invalid[[]T]("sql-insert", "nil values function")
+	}
+	w := &inserter[T]{db: db, table: table, columns: columns, values: values, cfg: cfg}
+	return sink.New("sql-insert", func(context.Context) (sink.Writer[[]T], error) {
+		return &run[T]{inserter: w}, nil
+	})
+}
+
+// inserter is an Insert sink's configuration.
+type inserter[T any] struct {
+	db      *sql.DB
+	table   string
+	columns []string
+	values  func(T) []any
+	cfg     config[T]
+}
+
+// run is one run of an Insert sink: it counts the items it was given, to
+// label them.
+type run[T any] struct {
+	*inserter[T]
+	seen int
+}
+
+func (r *run[T]) Write(ctx context.Context, batch []T) error {
+	first := r.seen
+	r.seen += len(batch)
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := r.insert(ctx, batch); err != nil {
+		return &BatchError{Table: r.table, Labels: r.labels(batch, first), Err: err}
+	}
+	return nil
+}
+
+// Commit and Abort have nothing to do: each batch committed on its own.
+func (r *run[T]) Commit(context.Context) error { return nil }
+func (r *run[T]) Abort() error                 { return nil }
+
+// insert writes batch in one transaction, rolled back on any error.
+func (r *run[T]) insert(ctx context.Context, batch []T) (err error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one to report
+		}
+	}()
+	per := max(1, maxParams/len(r.columns))
+	for len(batch) > 0 {
+		n := min(per, len(batch))
+		args := make([]any, 0, n*len(r.columns))
+		for i, v := range batch[:n] {
+			vals := r.values(v)
+			if len(vals) != len(r.columns) {
+				return fmt.Errorf("item %d of the batch gives %d values for %d columns", i, len(vals), len(r.columns))
+			}
+			args = append(args, vals...)
+		}
+		if _, err := tx.ExecContext(ctx, r.statement(n), args...); err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return tx.Commit()
+}
+
+// statement is the INSERT of rows rows.
+func (r *run[T]) statement(rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(quote(r.table))
+	b.WriteString(" (")
+	for i, c := range r.columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(c))
+	}
+	b.WriteString(") VALUES ")
+	p := 0
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range r.columns {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			if r.cfg.dollar {
+				b.WriteString("$" + strconv.Itoa(p))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// quote makes name an SQL identifier, as SQLite and PostgreSQL read it:
+// in double quotes, with any double quote doubled. A dotted name
+// (schema.table) is quoted part by part.
+func quote(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+	}
+	return strings.Join(parts, ".")
+}
+
+// labels names the items of a batch whose first item was the first-th.
+func (r *run[T]) labels(batch []T, first int) []string {
+	out := make([]string, len(batch))
+	for i, v := range batch {
+		if r.cfg.label != nil {
+			out[i] = r.cfg.label(v)
+		} else {
+			out[i] = "#" + strconv.Itoa(first+i)
+		}
+	}
+	return out
+}
+
+// BatchError is a batch that could not be inserted, and was rolled back.
+type BatchError struct {
+	Table  string
+	Labels []string // the batch's items
+	Err    error
+}
+
+func (e *BatchError) Error() string {
+	what := "item " + e.Labels[0]
+	if n := len(e.Labels); n > 1 {
+		what = fmt.Sprintf("batch of %d items (%s ... %s)", n, e.Labels[0], e.Labels[n-1])
+	}
+	return fmt.Sprintf("insert into %s: %s rolled back: %v", e.Table, what, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
