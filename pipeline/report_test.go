@@ -45,24 +45,27 @@ func repIdentity(name string) stage.Stage {
 }
 
 // repSleepy is a handler that sleeps repSleep per item.
-func repSleepy(ctx context.Context, v int) (int, error) {
+func repSleepy(_ context.Context, v int) (int, error) {
 	time.Sleep(repSleep)
 	return v, nil
 }
 
 // repSlowStage is the slow stage of the share and verdict tests: a Map
 // that sleeps (workers 0), or a ParMap of that many workers that sleeps.
-// The ParMap's buffer holds one item, so that the stage before it waits on
-// it rather than filling a buffer that holds the whole input.
+// The ParMap's buffer holds a few items per worker: few enough that the
+// stage before it waits on it rather than filling a buffer that holds the
+// whole input, enough that its workers find items waiting even when the
+// goroutine feeding them gets no processor for a few milliseconds (a busy
+// machine).
 func repSlowStage(workers int) stage.Stage {
 	if workers == 0 {
 		return stage.Map(repSleepy, stage.Name("slow"))
 	}
-	return stage.ParMap(workers, stage.Func(repSleepy), stage.Name("slow"), stage.Buffer(1))
+	return stage.ParMap(workers, stage.Func(repSleepy), stage.Name("slow"), stage.Buffer(4*workers))
 }
 
 // repSlowItems is the item count for a slow stage of workers workers:
-// enough to keep every worker busy for a while.
+// enough to keep every worker busy for a while (60 to 120 ms).
 func repSlowItems(workers int) int { return 30 * max(workers, 2) }
 
 // repRow is the exact part of a StageReport.
@@ -90,9 +93,9 @@ func repRows(r stats.Report) []repRow {
 }
 
 // repSane checks what holds for every stage of every finished run: shares
-// in [0, 1] that add up to about 1 of a positive wall, and times that match
-// the shares.
-func repSane(t *testing.T, r stats.Report) {
+// in [0, 1] of a positive wall, and times that match the shares; and with
+// shares, that the shares add up to about 1 (see repMeasure).
+func repSane(t *testing.T, shares assert.TestingT, r stats.Report) {
 	t.Helper()
 	require.NotEmpty(t, r.Stages)
 	assert.Positive(t, r.Elapsed)
@@ -106,7 +109,7 @@ func repSane(t *testing.T, r stats.Report) {
 			assert.LessOrEqual(t, f, 1.05, "stage %d %q: %s share", i, s.Name, what)
 		}
 		sum := s.Busy + s.Idle + s.Backpressured
-		assert.InDelta(t, 1.0, sum, 0.05, "stage %d %q: busy %.3f + idle %.3f + backpressured %.3f",
+		assert.InDelta(shares, 1.0, sum, 0.05, "stage %d %q: busy %.3f + idle %.3f + backpressured %.3f",
 			i, s.Name, s.Busy, s.Idle, s.Backpressured)
 		w := float64(s.Wall)
 		assert.InDelta(t, float64(s.BusyTime)/w, s.Busy, 1e-6, "stage %d %q: BusyTime/Wall", i, s.Name)
@@ -141,6 +144,12 @@ func TestReportCountsAreExact(t *testing.T) {
 		}
 	}
 	passed := kept - failed
+	var wantSum int64 // of the items that reach the sink
+	for _, v := range items {
+		if v%3 != 0 && v%7 != 0 {
+			wantSum += int64(v)
+		}
+	}
 	require.Equal(t, int64(3333), kept) // a check on the check
 	require.Equal(t, int64(476), failed)
 
@@ -151,44 +160,45 @@ func TestReportCountsAreExact(t *testing.T) {
 				if ordered {
 					opts = append(opts, stage.Ordered())
 				}
-				var sum atomic.Int64
-				st := pipeline.New(source.Slice(items)).
-					Via(repIdentity("first")).
-					Via(stage.Filter(func(_ context.Context, v int) (bool, error) { return v%3 != 0, nil }, stage.Name("thirds"))).
-					Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) {
-						if v%7 == 0 {
-							return 0, errSeven
-						}
-						return v, nil
-					}), opts...)).
-					Via(repIdentity("last")).
-					Sink(sink.Func(func(_ context.Context, v int) error {
-						sum.Add(int64(v))
-						return nil
-					}).Named("out")).
-					Run(context.Background())
-				require.True(t, st.OK(), st.Message)
-				assert.Equal(t, pipeline.Counts{In: n, Done: passed, Dropped: n - kept, Skipped: failed}, st.Counts)
+				repMeasure(t, func(shares assert.TestingT) {
+					var sum atomic.Int64
+					st := pipeline.New(source.Slice(items)).
+						Via(repIdentity("first")).
+						Via(stage.Filter(func(_ context.Context, v int) (bool, error) { return v%3 != 0, nil }, stage.Name("thirds"))).
+						Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) {
+							if v%7 == 0 {
+								return 0, errSeven
+							}
+							return v, nil
+						}), opts...)).
+						Via(repIdentity("last")).
+						Sink(sink.Func(func(_ context.Context, v int) error {
+							sum.Add(int64(v))
+							return nil
+						}).Named("out")).
+						Run(context.Background())
+					require.True(t, st.OK(), st.Message)
+					assert.Equal(t, pipeline.Counts{In: n, Done: passed, Dropped: n - kept, Skipped: failed}, st.Counts)
+					assert.Equal(t, wantSum, sum.Load(), "the sink got the items that passed")
 
-				r := st.Report
-				assert.Equal(t, []repRow{
-					{Index: 0, Name: "slice", Role: stats.RoleSource, Workers: 1, In: n, Out: n},
-					{Index: 1, Name: "first", Role: stats.RoleStage, In: n, Out: n},
-					{Index: 2, Name: "thirds", Role: stats.RoleStage, In: n, Out: kept},
-					{Index: 3, Name: "sevens", Role: stats.RoleStage, Workers: workers, In: kept, Out: passed, Errors: failed, Skipped: failed},
-					{Index: 4, Name: "last", Role: stats.RoleStage, In: passed, Out: passed},
-					{Index: 5, Name: "out", Role: stats.RoleSink, In: passed, Out: passed},
-				}, repRows(r))
-				for _, s := range r.Stages {
-					if s.Workers > 0 && s.Role == stats.RoleStage {
-						assert.NotNil(t, s.Queue, "stage %q has a queue", s.Name)
-					} else {
-						assert.Nil(t, s.Queue, "stage %q has no queue", s.Name)
+					r := st.Report
+					assert.Equal(t, []repRow{
+						{Index: 0, Name: "slice", Role: stats.RoleSource, Workers: 1, In: n, Out: n},
+						{Index: 1, Name: "first", Role: stats.RoleStage, In: n, Out: n},
+						{Index: 2, Name: "thirds", Role: stats.RoleStage, In: n, Out: kept},
+						{Index: 3, Name: "sevens", Role: stats.RoleStage, Workers: workers, In: kept, Out: passed, Errors: failed, Skipped: failed},
+						{Index: 4, Name: "last", Role: stats.RoleStage, In: passed, Out: passed},
+						{Index: 5, Name: "out", Role: stats.RoleSink, In: passed, Out: passed},
+					}, repRows(r))
+					for _, s := range r.Stages {
+						if s.Workers > 0 && s.Role == stats.RoleStage {
+							assert.NotNil(t, s.Queue, "stage %q has a queue", s.Name)
+						} else {
+							assert.Nil(t, s.Queue, "stage %q has no queue", s.Name)
+						}
 					}
-				}
-				// The ParMap's workers time every item, though in samples.
-				assert.Positive(t, r.Stages[3].Latency.Count)
-				repSane(t, r)
+					repSane(t, shares, r)
+				})
 			})
 		}
 	}
@@ -241,6 +251,37 @@ func TestReportCountsFailuresWhereTheyHappen(t *testing.T) {
 	}
 }
 
+// repShares collects the failed checks of time shares.
+type repShares struct{ failed []string }
+
+func (c *repShares) Errorf(format string, args ...any) {
+	c.failed = append(c.failed, fmt.Sprintf(format, args...))
+}
+
+// repMeasure runs measure up to three times, until the checks it makes on
+// shares pass. Shares are measured on a machine that other processes may
+// starve for tens of milliseconds, which no threshold survives every time;
+// a wrong share fails every attempt. measure checks everything else with
+// t, every time.
+func repMeasure(t *testing.T, measure func(shares assert.TestingT)) {
+	t.Helper()
+	const attempts = 3
+	for i := 1; ; i++ {
+		var c repShares
+		measure(&c)
+		if len(c.failed) == 0 || t.Failed() {
+			return
+		}
+		if i == attempts {
+			for _, f := range c.failed {
+				t.Errorf("in each of %d runs; in the last: %s", attempts, f)
+			}
+			return
+		}
+		t.Logf("run %d of %d: %d share checks failed, measuring again; the first:%s", i, attempts, len(c.failed), c.failed[0])
+	}
+}
+
 // 2. A stage that sleeps is busy; the stage feeding it is backpressured;
 // every stage's shares add up to its wall.
 func TestReportShares(t *testing.T) {
@@ -251,46 +292,48 @@ func TestReportShares(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			items := repSlowItems(workers)
-			st := pipeline.New(source.Slice(repInts(items))).
-				Via(repIdentity("cheap")).
-				Via(repSlowStage(workers)).
-				Sink(sink.Discard[int]()).
-				Run(context.Background())
-			require.True(t, st.OK(), st.Message)
-			r := st.Report
-			require.Len(t, r.Stages, 4, "%s", repTable(t, r))
-			table := repTable(t, r)
-			repSane(t, r)
+			repMeasure(t, func(shares assert.TestingT) {
+				st := pipeline.New(source.Slice(repInts(items))).
+					Via(repIdentity("cheap")).
+					Via(repSlowStage(workers)).
+					Sink(sink.Discard[int]()).
+					Run(context.Background())
+				require.True(t, st.OK(), st.Message)
+				r := st.Report
+				table := repTable(t, r)
+				require.Len(t, r.Stages, 4, table)
+				repSane(t, shares, r)
 
-			cheap, slow := r.Stages[1], r.Stages[2]
-			require.Equal(t, "slow", slow.Name)
-			assert.Equal(t, workers, slow.Workers)
-			assert.Greater(t, slow.Busy, 0.9, "the sleeping stage is busy\n%s", table)
-			assert.Greater(t, cheap.Backpressured, 0.5, "the stage feeding it waits on it\n%s", table)
-			// Sleeps last at least what they are asked: the busy time
-			// covers them all, summed over the workers.
-			assert.GreaterOrEqual(t, slow.BusyTime, time.Duration(items)*repSleep, table)
-			if workers > 0 {
-				// Each worker lives at most the run.
-				assert.LessOrEqual(t, slow.Wall, time.Duration(workers)*r.Elapsed, table)
-				require.NotNil(t, slow.Queue)
-			} else {
-				assert.LessOrEqual(t, slow.Wall, r.Elapsed, table)
-				assert.Nil(t, slow.Queue)
-			}
-			// Every slow item is timed, and took at least the sleep. (A
-			// ParMap may count an item twice: see
-			// TestReportLatencyCountsEachSlowItemOnce.)
-			if workers == 0 {
-				assert.Equal(t, uint64(items), slow.Latency.Count, table)
-			} else {
-				assert.GreaterOrEqual(t, slow.Latency.Count, uint64(items), table)
-			}
-			assert.GreaterOrEqual(t, slow.Latency.P50, repSleep, table)
-			assert.GreaterOrEqual(t, slow.Latency.Max, slow.Latency.P99, table)
-			assert.GreaterOrEqual(t, slow.Latency.P99, slow.Latency.P90, table)
-			assert.GreaterOrEqual(t, slow.Latency.P90, slow.Latency.P50, table)
-			assert.GreaterOrEqual(t, slow.Latency.Sum, time.Duration(items)*repSleep, table)
+				cheap, slow := r.Stages[1], r.Stages[2]
+				require.Equal(t, "slow", slow.Name)
+				assert.Equal(t, workers, slow.Workers)
+				assert.Greater(shares, slow.Busy, 0.9, "the sleeping stage is busy\n%s", table)
+				assert.Greater(shares, cheap.Backpressured, 0.5, "the stage feeding it waits on it\n%s", table)
+				// Sleeps last at least what they are asked: the busy time
+				// covers them all, summed over the workers.
+				assert.GreaterOrEqual(t, slow.BusyTime, time.Duration(items)*repSleep, table)
+				if workers > 0 {
+					// Each worker lives at most the run.
+					assert.LessOrEqual(t, slow.Wall, time.Duration(workers)*r.Elapsed, table)
+					require.NotNil(t, slow.Queue)
+				} else {
+					assert.LessOrEqual(t, slow.Wall, r.Elapsed, table)
+					assert.Nil(t, slow.Queue)
+				}
+				// Every slow item is timed, and took at least the sleep. (A
+				// ParMap may count an item twice: see
+				// TestReportLatencyCountsEachItemOnce.)
+				if workers == 0 {
+					assert.Equal(t, uint64(items), slow.Latency.Count, table)
+				} else {
+					assert.GreaterOrEqual(t, slow.Latency.Count, uint64(items), table)
+				}
+				assert.GreaterOrEqual(t, slow.Latency.P50, repSleep, table)
+				assert.GreaterOrEqual(t, slow.Latency.Max, slow.Latency.P99, table)
+				assert.GreaterOrEqual(t, slow.Latency.P99, slow.Latency.P90, table)
+				assert.GreaterOrEqual(t, slow.Latency.P90, slow.Latency.P50, table)
+				assert.GreaterOrEqual(t, slow.Latency.Sum, time.Duration(items)*repSleep, table)
+			})
 		})
 	}
 }
@@ -300,26 +343,29 @@ func TestReportShares(t *testing.T) {
 func TestReportSharesOfABackpressuredParMap(t *testing.T) {
 	for _, workers := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("parmap %d", workers), func(t *testing.T) {
-			st := pipeline.New(source.Slice(repInts(60))).
-				Via(repIdentity("cheap")).
-				Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) { return v, nil }),
-					stage.Name("par"), stage.Buffer(1))).
-				Via(repSlowStage(0)).
-				Sink(sink.Discard[int]()).
-				Run(context.Background())
-			require.True(t, st.OK(), st.Message)
-			r := st.Report
-			table := repTable(t, r)
-			require.Len(t, r.Stages, 5, table)
-			repSane(t, r)
-			par, slow := r.Stages[2], r.Stages[3]
-			assert.Equal(t, workers, par.Workers)
-			assert.Greater(t, par.Backpressured, 0.5, "the workers wait for room\n%s", table)
-			assert.Greater(t, slow.Busy, 0.9, "the sleeping stage is busy\n%s", table)
-			assert.Equal(t, "slow", r.Verdict.Stage, table)
-			assert.Equal(t, 3, r.Verdict.Index, table)
-			assert.Contains(t, r.Verdict.Text, `"par" before it waits on it`, table)
-			assert.Contains(t, r.Verdict.Text, "ParMap instead", table)
+			repMeasure(t, func(shares assert.TestingT) {
+				st := pipeline.New(source.Slice(repInts(repSlowItems(0)))).
+					Via(repIdentity("cheap")).
+					Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) { return v, nil }),
+						stage.Name("par"), stage.Buffer(4))).
+					Via(repSlowStage(0)).
+					Sink(sink.Discard[int]()).
+					Run(context.Background())
+				require.True(t, st.OK(), st.Message)
+				r := st.Report
+				table := repTable(t, r)
+				require.Len(t, r.Stages, 5, table)
+				repSane(t, shares, r)
+				par, slow := r.Stages[2], r.Stages[3]
+				assert.Equal(t, workers, par.Workers)
+				assert.GreaterOrEqual(t, slow.BusyTime, time.Duration(repSlowItems(0))*repSleep, table)
+				assert.Greater(shares, par.Backpressured, 0.5, "the workers wait for room\n%s", table)
+				assert.Greater(shares, slow.Busy, 0.9, "the sleeping stage is busy\n%s", table)
+				assert.Equal(shares, "slow", r.Verdict.Stage, table)
+				assert.Equal(shares, 3, r.Verdict.Index, table)
+				assert.Contains(shares, r.Verdict.Text, `"par" before it waits on it`, table)
+				assert.Contains(shares, r.Verdict.Text, "ParMap instead", table)
+			})
 		})
 	}
 }
@@ -332,24 +378,26 @@ func TestReportVerdictNamesTheSlowStage(t *testing.T) {
 			name = fmt.Sprintf("parmap %d", workers)
 		}
 		t.Run(name, func(t *testing.T) {
-			st := pipeline.New(source.Slice(repInts(repSlowItems(workers)))).
-				Via(repIdentity("fast-before")).
-				Via(repSlowStage(workers)).
-				Via(repIdentity("fast-after")).
-				Sink(sink.Discard[int]()).
-				Run(context.Background())
-			require.True(t, st.OK(), st.Message)
-			v, table := st.Report.Verdict, repTable(t, st.Report)
-			assert.Equal(t, "slow", v.Stage, table)
-			assert.Equal(t, 2, v.Index, table)
-			assert.Contains(t, v.Text, "bottleneck", table)
-			assert.Contains(t, v.Text, `stage 2 "slow"`, table)
-			assert.Contains(t, v.Text, `"fast-before" before it waits on it`, table)
-			if workers == 0 {
-				assert.Contains(t, v.Text, "ParMap instead", table)
-			} else {
-				assert.Contains(t, v.Text, fmt.Sprintf("more workers than %d", workers), table)
-			}
+			repMeasure(t, func(shares assert.TestingT) {
+				st := pipeline.New(source.Slice(repInts(repSlowItems(workers)))).
+					Via(repIdentity("fast-before")).
+					Via(repSlowStage(workers)).
+					Via(repIdentity("fast-after")).
+					Sink(sink.Discard[int]()).
+					Run(context.Background())
+				require.True(t, st.OK(), st.Message)
+				v, table := st.Report.Verdict, repTable(t, st.Report)
+				assert.Equal(shares, "slow", v.Stage, table)
+				assert.Equal(shares, 2, v.Index, table)
+				assert.Contains(shares, v.Text, "bottleneck", table)
+				assert.Contains(shares, v.Text, `stage 2 "slow"`, table)
+				assert.Contains(shares, v.Text, `"fast-before" before it waits on it`, table)
+				if workers == 0 {
+					assert.Contains(shares, v.Text, "ParMap instead", table)
+				} else {
+					assert.Contains(shares, v.Text, fmt.Sprintf("more workers than %d", workers), table)
+				}
+			})
 		})
 	}
 }
@@ -360,7 +408,6 @@ func TestReportVerdictNamesTheSlowStage(t *testing.T) {
 // and report takes the source's backpressure from the next stage's total),
 // so the source shows 100% busy and is named the bottleneck.
 func TestReportVerdictWhenTheSourceFeedsAParMap(t *testing.T) {
-	t.Skip("known bug: a source feeding a ParMap directly is reported 100% busy and named the bottleneck; see the report of the tests")
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("parmap %d", workers), func(t *testing.T) {
 			st := pipeline.New(source.Slice(repInts(repSlowItems(workers)))).
@@ -375,27 +422,43 @@ func TestReportVerdictWhenTheSourceFeedsAParMap(t *testing.T) {
 	}
 }
 
-// A ParMap times every slow item once. It does not: when a thief takes
-// every item of a chunk its worker has not started (a chunk of one item,
-// as chunks of slow items are), the worker calls Shift.Worked with n == 0,
-// which still counts the chunk (s.chunks++), and the next slow chunk is
-// then observed as n*s.chunks items: Latency.Count and Sum count an item
-// twice. It shows in a few runs in a hundred, more with many workers.
-func TestReportLatencyCountsEachSlowItemOnce(t *testing.T) {
-	t.Skip("known bug: flow.Shift.Worked counts a chunk emptied by thieves; see the report of the tests")
-	for range 10 {
-		for _, workers := range []int{4, 8} {
-			items := 10 * workers
-			st := pipeline.New(source.Slice(repInts(items))).
-				Via(repIdentity("cheap")).
-				Via(repSlowStage(workers)).
+// A ParMap's latency histogram counts each item at most once, and each
+// slow item exactly once. It does not: flow.Shift.Worked observes the last
+// chunk's per-item time for n*s.chunks items, n being the last chunk's
+// size, as if every chunk since the last hand-over had n items. Chunks
+// grow as the sizer learns, so Latency.Count overshoots In (cheap items:
+// under -race nearly always, by up to half); and a chunk whose every item
+// a thief took (n == 0, a chunk of one slow item) still counts in
+// s.chunks, so the next slow item is counted twice (a few runs in a
+// hundred, more with many workers).
+func TestReportLatencyCountsEachItemOnce(t *testing.T) {
+	t.Run("cheap items", func(t *testing.T) {
+		for _, workers := range []int{1, 2, 4, 8} {
+			st := pipeline.New(source.Slice(repInts(5000))).
+				Via(repIdentity("first")).
+				Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) { return v, nil }), stage.Name("par"))).
 				Sink(sink.Discard[int]()).
 				Run(context.Background())
 			require.True(t, st.OK(), st.Message)
-			slow := st.Report.Stages[2]
-			require.Equal(t, uint64(items), slow.Latency.Count, "%d workers\n%s", workers, repTable(t, st.Report))
+			par := st.Report.Stages[2]
+			assert.LessOrEqual(t, par.Latency.Count, uint64(par.In), "%d workers\n%s", workers, repTable(t, st.Report))
 		}
-	}
+	})
+	t.Run("slow items", func(t *testing.T) {
+		for range 10 {
+			for _, workers := range []int{4, 8} {
+				items := 10 * workers
+				st := pipeline.New(source.Slice(repInts(items))).
+					Via(repIdentity("cheap")).
+					Via(repSlowStage(workers)).
+					Sink(sink.Discard[int]()).
+					Run(context.Background())
+				require.True(t, st.OK(), st.Message)
+				slow := st.Report.Stages[2]
+				require.Equal(t, uint64(items), slow.Latency.Count, "%d workers\n%s", workers, repTable(t, st.Report))
+			}
+		}
+	})
 }
 
 // 4. WithReport writes the table of ExitStatus.Report; the report
@@ -423,7 +486,6 @@ func TestReportTableAndJSON(t *testing.T) {
 		assert.Contains(t, lines[1+i], fmt.Sprintf("%d %s", i, s.Name), out)
 	}
 	assert.Equal(t, r.Verdict.Text, lines[len(lines)-1], out)
-	assert.True(t, strings.HasPrefix(r.Verdict.Text, `bottleneck: stage 2 "slow"`), out)
 
 	data, err := r.JSON()
 	require.NoError(t, err)
@@ -642,6 +704,37 @@ func TestReportCountsTheFailureOfAFailedRun(t *testing.T) {
 			if c.failer == 4 {
 				assert.Equal(t, r.Stages[4].In-1, r.Stages[4].Out, "the sink passes on what it took, less its failure")
 			}
+		})
+	}
+}
+
+// A failed run's shares add up too: the worker whose handler failed was
+// busy on the item until it failed. They do not: work
+// (stage/parmap_worker.go) returns on the handler's error, and on hand's,
+// without recording the time since the chunk started (or since the last
+// chunk was handed on), while the deferred Lived counts the worker's whole
+// lifetime. The failing stage's Busy is too low (and the verdict may name
+// another stage), and its shares add up to much less than 1.
+func TestReportSharesOfAFailedRun(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("parmap %d", workers), func(t *testing.T) {
+			st := pipeline.New(source.Slice(repInts(20))).
+				Via(repIdentity("first")).
+				Via(stage.ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) {
+					time.Sleep(repSleep)
+					if v == 10 {
+						time.Sleep(25 * repSleep)
+						return 0, errSeven
+					}
+					return v, nil
+				}), stage.Name("failing"))).
+				Sink(sink.Discard[int]()).
+				Run(context.Background())
+			require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+			table := repTable(t, st.Report)
+			failing := st.Report.Stages[2]
+			assert.GreaterOrEqual(t, failing.BusyTime, 26*repSleep, "busy on the failing item until it failed\n%s", table)
+			assert.InDelta(t, 1.0, failing.Busy+failing.Idle+failing.Backpressured, 0.05, table)
 		})
 	}
 }

@@ -52,6 +52,7 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 
 	runCtx, hardStop := context.WithCancel(ctx)
 	defer hardStop()
+	run.Begin() // the time spent building is not the stages'
 	stop := watch(runCtx, cfg, run, hardStop)
 	for _, w := range cfg.watchers {
 		w.WatchRun(func() stats.Report { return report(run) })

@@ -53,23 +53,31 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	defer linger.Stop()
 	// The worker's time, since the run started, for the sizer and the
 	// stage's meter: it looks for work from looked, runs the handler from
-	// start to done, and waits for room downstream if it must.
+	// start to done, and waits for room downstream if it must. busy says
+	// whether it is in the handler when it stops, so that its last moments
+	// count where they belong.
 	shift, clock := r.shifts[id-1], r.sc.Run.Start
-	looked := time.Since(clock)
+	looked, start := time.Since(clock), time.Duration(0)
+	busy := false
 	if shift != nil {
 		born := looked
 		defer func() {
+			end := time.Since(clock)
+			if busy {
+				shift.Worked(start-looked, end-start, 0)
+			} else {
+				shift.Worked(end-looked, 0, 0)
+			}
 			shift.Flush()
-			r.sc.Meter.Lived(time.Since(clock) - born)
+			r.sc.Meter.Lived(end - born)
 		}()
 	}
 	for {
 		c, err := r.take(ctx, id, linger)
 		if c == nil {
-			shift.Worked(time.Since(clock)-looked, 0, 0)
 			return err
 		}
-		start := time.Since(clock)
+		start, busy = time.Since(clock), true
 		out := r.outFree.Get(c.Len())
 		for {
 			i, ok := c.Claim()
@@ -98,12 +106,12 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 		done := time.Since(clock)
 		r.sizer.Observe(n, done-start)
 		shift.Worked(start-looked, done-start, n)
-		looked = done
+		looked, busy = done, false
 		out.First, out.N = c.First, n
 		r.inFree.Put(c)
 		blocked, err := r.hand(ctx, out)
 		if err != nil {
-			return err
+			return err // the wait counts as idle: it is cut short
 		}
 		shift.Blocked(blocked)
 		looked += blocked

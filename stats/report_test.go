@@ -74,6 +74,11 @@ func TestVerdictNamesTheBusiest(t *testing.T) {
 }
 
 func TestVerdictMentionsTheStageBefore(t *testing.T) {
+	t.Run("the source", func(t *testing.T) {
+		ss := chain(0.9) // the source is backpressured 90%
+		assert.Contains(t, stats.NewReport(time.Second, ss).Verdict.Text, `while "src" before it waits on it 90% of its time`)
+	})
+
 	ss := chain(0.05, 0.95)
 	ss[1].Backpressured = 0.9
 	v := stats.NewReport(time.Second, ss).Verdict
@@ -162,7 +167,7 @@ func sample() stats.Report {
 	fetch.Busy, fetch.Idle = 0.996, 0.004
 	fetch.Queue = &stats.Queue{InMean: 97.6, InMax: 100, OutMean: 0.4, OutMax: 3}
 
-	save := stats.StageReport{Index: 3, Name: "save", Role: stats.RoleSink, In: 990, Out: 990, Rate: 330}
+	save := stats.StageReport{Index: 3, Name: "save", Role: stats.RoleSink, In: 990, Out: 990, Rate: 9_999}
 	// Nothing timed: the latency columns show "-", whatever the fields hold.
 	save.Latency = stats.Latency{P50: time.Second}
 	save.Idle = 1
@@ -184,7 +189,7 @@ func TestWriteTable(t *testing.T) {
 	assert.Equal(t, []string{"0", "gen", "1", "1000", "1000", "12.35M", "-", "-", "-", "-", "5%", "0%", "95%", "0", "-"}, row(1))
 	assert.Equal(t, []string{"1", "parse", "-", "1000", "990", "23.5k", "1.23µs", "2.35ms", "3ms", "15s", "10%", "5%", "85%", "10", "-"}, row(2))
 	assert.Equal(t, []string{"2", "fetch", "4", "990", "990", "330", "12ms", "20ms", "30ms", "31ms", "100%", "0%", "0%", "0", "98/0"}, row(3))
-	assert.Equal(t, []string{"3", "save", "-", "990", "990", "330", "-", "-", "-", "-", "0%", "100%", "0%", "0", "-"}, row(4))
+	assert.Equal(t, []string{"3", "save", "-", "990", "990", "9999", "-", "-", "-", "-", "0%", "100%", "0%", "0", "-"}, row(4))
 	assert.Equal(t, r.Verdict.Text, lines[5])
 	assert.True(t, strings.HasPrefix(lines[5], `bottleneck: stage 2 "fetch", busy 100% of its time, while "parse" before it waits on it 85% of its time. Try: more workers than 4 `), lines[5])
 
@@ -203,15 +208,23 @@ func TestWriteTableEmpty(t *testing.T) {
 	assert.Equal(t, "no stages were measured", lines[1])
 }
 
-// failingWriter fails every write.
-type failingWriter struct{}
+// failingWriter fails its first fail writes, and takes the others.
+type failingWriter struct{ fail int }
 
 var errWrite = errors.New("disk full")
 
-func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.fail > 0 {
+		w.fail--
+		return 0, errWrite
+	}
+	return len(p), nil
+}
 
 func TestWriteTableReportsWriteErrors(t *testing.T) {
-	assert.ErrorIs(t, sample().WriteTable(failingWriter{}), errWrite)
+	assert.ErrorIs(t, sample().WriteTable(&failingWriter{fail: 1}), errWrite, "writing the table")
+	assert.ErrorIs(t, sample().WriteTable(&failingWriter{fail: 1 << 20}), errWrite, "writing anything")
+	assert.NoError(t, sample().WriteTable(&failingWriter{}))
 }
 
 func TestLatencyBound(t *testing.T) {

@@ -31,7 +31,7 @@ type Meter struct {
 	// Time, in nanoseconds. For a sequential stage, weighted estimates
 	// from the sampled calls (meter_port.go); for a concurrent stage, the
 	// sums over its workers.
-	total    atomic.Int64 // sequential: time in its calls, including the stages after it
+	total    atomic.Int64 // time in its calls, including the stages after it
 	busy     atomic.Int64
 	idle     atomic.Int64 // concurrent only
 	blocked  atomic.Int64 // concurrent only: waiting for room downstream

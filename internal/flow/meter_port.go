@@ -95,11 +95,12 @@ func (m *Meter) end(start time.Duration, n, period int) {
 	d := m.Now() - start
 	m.timing = false
 	m.publish()
+	w := m.weight
+	m.total.Add(int64(d) * w) // for a source before this stage: its wait
 	if !m.own {
 		// A concurrent stage's workers record its time; what its callers
 		// spend here is theirs, waiting for room.
-		self, w := int64(d)-m.child, m.weight
-		m.total.Add(int64(d) * w)
+		self := int64(d) - m.child
 		m.busy.Add(self * w)
 		if n > 0 {
 			m.Latency.Observe(time.Duration(self/int64(n)), n*int(w))

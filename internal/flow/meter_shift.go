@@ -17,8 +17,9 @@ const (
 type Shift struct {
 	m                   *Meter
 	busy, idle, blocked time.Duration
-	chunks              int // since the last hand-over
-	queued              int // items in the input queue at the last chunk taken
+	chunks, items       int           // since the last hand-over
+	per                 time.Duration // the time per item of the last chunk with items
+	queued              int           // items in the input queue at the last chunk taken
 }
 
 // Shift returns a Shift of m, or nil if m is nil.
@@ -30,8 +31,9 @@ func (m *Meter) Shift() *Shift {
 }
 
 // Worked records that the worker ran the handler on n items for d, after
-// waiting idle for them. The item latency is sampled with the time: one chunk in shiftEvery stands for
-// those since the last, unless it is slow.
+// waiting idle for them. The item latency is sampled with the time: the
+// last chunk's time per item stands for the items of the chunks since the
+// last hand-over.
 func (s *Shift) Worked(idle, d time.Duration, n int) {
 	if s == nil {
 		return
@@ -39,11 +41,12 @@ func (s *Shift) Worked(idle, d time.Duration, n int) {
 	s.idle += idle
 	s.busy += d
 	s.chunks++
+	if n > 0 {
+		s.items += n
+		s.per = d / time.Duration(n)
+	}
 	if s.chunks < shiftEvery && d < slowChunk {
 		return
-	}
-	if n > 0 {
-		s.m.Latency.Observe(d/time.Duration(n), n*s.chunks)
 	}
 	s.Flush()
 }
@@ -73,5 +76,6 @@ func (s *Shift) Flush() {
 	m.idle.Add(int64(s.idle))
 	m.blocked.Add(int64(s.blocked))
 	m.queueIn.Sample(s.queued)
-	s.busy, s.idle, s.blocked, s.chunks = 0, 0, 0, 0
+	m.Latency.Observe(s.per, s.items)
+	s.busy, s.idle, s.blocked, s.chunks, s.items = 0, 0, 0, 0, 0
 }

@@ -89,6 +89,11 @@ func (r *Run) Scope(index int, name string) *Scope {
 	return sc
 }
 
+// Begin marks the start of the run, once it is built: its clock (Start)
+// and its meters count from here. Call it before anything reads them from
+// another goroutine (a watcher of the run).
+func (r *Run) Begin() { r.Start = time.Now() }
+
 // Meters returns the meters of the run's stages, in chain order, the
 // source's first.
 func (r *Run) Meters() []*Meter {
