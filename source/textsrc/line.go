@@ -93,3 +93,6 @@ func stopped(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// Raw returns the line's text, as read: what a dead-letter file keeps of it.
+func (l Line) Raw() string { return l.Text }

@@ -136,3 +136,13 @@ func csvErr(in input, name string, line int, prefix string, err error) error {
 	}
 	return &LineError{File: name, Line: line, Err: err}
 }
+
+// Raw returns the record's fields as one CSV row: what a dead-letter file
+// keeps of it.
+func (r Record) Raw() string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write(r.Fields) // into a strings.Builder: cannot fail
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
+}
