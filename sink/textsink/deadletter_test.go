@@ -43,9 +43,9 @@ func TestDeadLettersKeepTheBadRowsAsRead(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, "orders.csv:3", got[0].Item)
 	assert.Equal(t, "decode-csv", got[0].Stage)
-	assert.Equal(t, `2,"12,5"`, got[0].Raw, "the csvRow as CSV")
+	assert.Equal(t, `2,"12,5"`, got[0].Raw, "the row as CSV")
 	assert.Contains(t, got[0].Error, `field "amount"`)
-	assert.Equal(t, "orders.csv:4", got[1].Item, "a malformed csvRow too")
+	assert.Equal(t, "orders.csv:4", got[1].Item, "a malformed row too")
 	assert.NotEmpty(t, got[1].Error)
 }
 
