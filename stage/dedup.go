@@ -3,8 +3,6 @@ package stage
 import (
 	"context"
 	"fmt"
-
-	"github.com/conveyor-go/conveyor/internal/flow"
 )
 
 // Dedup passes on an item unless its key, key(v), is among the window
@@ -27,79 +25,10 @@ func Dedup[T any, K comparable](key func(T) K, window int, opts ...Option) *Of[T
 	if window < 1 {
 		return invalidStage[T, T](o.name, fmt.Sprintf("dedup window must be >= 1 key, got %d", window))
 	}
-	if o.err != "" {
-		return invalidStage[T, T](o.name, o.err)
-	}
-	call := func(_ context.Context, v T) (K, error) { return key(v), nil }
-	return newOf[T, T](o.name, NextOf[T], func(sc *flow.Scope, down flow.Port[T]) (flow.Port[T], error) {
-		g, err := guard[T](sc, o)
-		if err != nil {
-			return nil, err
-		}
-		return &dedupPort[T, K]{g: g, key: call, seen: newRecent[K](window), down: flow.Runs(down), dropped: sc.Run.Tally(flow.Dropped)}, nil
-	})
-}
-
-type dedupPort[T any, K comparable] struct {
-	g       *flow.Guard[T]
-	key     func(context.Context, T) (K, error)
-	seen    *recent[K]
-	down    flow.RunPort[T]
-	dropped *flow.Tally
-	n       int64
-	out     []T        // PushRun's kept items, reused
-	ts      []flow.Tag // and their tags, when the run has any
-}
-
-func (d *dedupPort[T, K]) Push(ctx context.Context, v T, t flow.Tag) error {
-	idx := d.n
-	d.n++
-	k, ok, err := flow.Call(ctx, d.g, idx, v, t, d.key)
-	if !ok {
-		return err
-	}
-	if d.seen.see(k) {
-		d.dropped.Settle(t)
-		return nil
-	}
-	return d.down.Push(ctx, v, t)
-}
-
-func (d *dedupPort[T, K]) Close(ctx context.Context) error { return d.down.Close(ctx) }
-
-// PushRun passes on the run's new items as one run.
-func (d *dedupPort[T, K]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
-	out, outTs := d.out[:0], d.ts[:0]
-	for i, v := range vs {
-		t := flow.TagAt(ts, i)
-		k, ok, err := flow.Call(ctx, d.g, d.n, v, t, d.key)
-		d.n++
-		if !ok {
-			if err != nil {
-				// The items before the failing one go on, as they would
-				// one at a time.
-				d.down.PushRun(ctx, out, outTs) //nolint:errcheck // err is the one to report
-				clear(out)
-				return err
-			}
-			continue
-		}
-		if d.seen.see(k) {
-			d.dropped.Settle(t)
-			continue
-		}
-		out = append(out, v)
-		if ts != nil {
-			outTs = append(outTs, t)
-		}
-	}
-	if ts == nil {
-		outTs = nil
-	}
-	err := d.down.PushRun(ctx, out, outTs)
-	clear(out)
-	d.out, d.ts = out[:0], outTs[:0]
-	return err
+	return keeperStage("dedup", func() func(context.Context, T) (bool, error) {
+		seen := newRecent[K](window) // each run keeps keys of its own
+		return func(_ context.Context, v T) (bool, error) { return !seen.see(key(v)), nil }
+	}, opts, NextOf[T])
 }
 
 // recent holds the size distinct keys seen most recently: a map from key to

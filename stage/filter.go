@@ -10,14 +10,21 @@ import (
 // goroutine of the stage before it. Items left out are counted as Dropped.
 // An error from keep is handled by the stage's error policy.
 func Filter[T any](keep func(ctx context.Context, v T) (bool, error), opts ...Option) *Of[T, T] {
-	return filterStage(keep, opts, NextOf[T])
+	return filterStage("filter", keep, opts, NextOf[T])
 }
 
-func filterStage[T any](keep func(ctx context.Context, v T) (bool, error), opts []Option, nx func() Next) *Of[T, T] {
-	o := collect("filter", opts)
+// filterStage is Filter, named kind by default.
+func filterStage[T any](kind string, keep func(ctx context.Context, v T) (bool, error), opts []Option, nx func() Next) *Of[T, T] {
 	if keep == nil {
-		return invalidStage[T, T](o.name, "nil filter function")
+		return invalidStage[T, T](collect(kind, opts).name, "nil filter function")
 	}
+	return keeperStage(kind, func() func(context.Context, T) (bool, error) { return keep }, opts, nx)
+}
+
+// keeperStage is a Filter whose keep function each run makes anew with
+// keeper, for a filter with state of its own (Dedup).
+func keeperStage[T any](kind string, keeper func() func(context.Context, T) (bool, error), opts []Option, nx func() Next) *Of[T, T] {
+	o := collect(kind, opts)
 	if o.err != "" {
 		return invalidStage[T, T](o.name, o.err)
 	}
@@ -26,7 +33,7 @@ func filterStage[T any](keep func(ctx context.Context, v T) (bool, error), opts 
 		if err != nil {
 			return nil, err
 		}
-		return &filterPort[T]{g: g, keep: keep, down: flow.Runs(down), dropped: sc.Run.Tally(flow.Dropped)}, nil
+		return &filterPort[T]{g: g, keep: keeper(), down: flow.Runs(down), dropped: sc.Run.Tally(flow.Dropped)}, nil
 	})
 }
 

@@ -58,12 +58,12 @@ func (afterBatch[T]) Batch(int, ...Option) Stage {
 func filterAny[T any](keep any, opts []Option, nx func() Next) Stage {
 	switch f := keep.(type) {
 	case func(context.Context, T) (bool, error):
-		return filterStage(f, opts, nx)
+		return filterStage("filter", f, opts, nx)
 	case func(T) bool:
 		if f == nil {
-			return filterStage[T](nil, opts, nx)
+			return filterStage[T]("filter", nil, opts, nx)
 		}
-		return filterStage(func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, nx)
+		return filterStage("filter", func(_ context.Context, v T) (bool, error) { return f(v), nil }, opts, nx)
 	}
 	t := flow.TypeOf[T]()
 	return invalidStage[T, T](collect("filter", opts).name, fmt.Sprintf(
