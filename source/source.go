@@ -39,6 +39,10 @@ type Of[T any] struct {
 	gen     func(ctx context.Context, yield func(T) bool) error
 	items   []T  // Slice's items, when slice is set; gen is then unused
 	slice   bool // the source is a Slice: it emits runs of items
+	// flushes says the generator stops by itself once its context is done
+	// and yields what it holds first (Merge), so yield takes items after
+	// a drain too.
+	flushes bool
 }
 
 var _ Source = (*Of[int])(nil)
@@ -135,7 +139,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 			stopped = true
 			return false
 		}
-		if genCtx.Err() != nil {
+		if genCtx.Err() != nil && !s.flushes {
 			stopped = true
 			return false
 		}
