@@ -59,6 +59,8 @@ type Meter struct {
 	last   time.Duration // when the last timed call started
 	rng    uint64        // xorshift state for the gaps between timed calls
 	child  int64         // time spent in the stages after this one during the timed call
+	extra  int64         // of which the overhead of their timed calls
+	cost   int64         // what a timed call of this stage costs its caller beyond its time (see overhead)
 	_      [64]byte
 }
 

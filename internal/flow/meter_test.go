@@ -146,3 +146,38 @@ func TestAnUnmeteredRunHasNoMeters(t *testing.T) {
 	assert.Same(t, Port[int](p), Metered[int](sc, p), "the port is not wrapped")
 	assert.Empty(t, run.Meters())
 }
+
+// A source that works 1 µs per item, feeding five fused stages that do
+// nothing, spends most of its time in its own work: the clock reads and
+// bookkeeping of the stages' timed calls are no stage's time, and only the
+// timed calls pay them, so they must not be counted for every call. (They
+// were, before the meter left its own cost out: the stages' time came to
+// 39% of the wall, against 3-9% since.)
+func TestMeterLeavesItsOwnCostOut(t *testing.T) {
+	run := NewRun(zap.NewNop(), FailFast())
+	run.Metered = true
+	run.Scope(0, "source")
+	var p Port[int] = nothing{}
+	for i := 5; i >= 1; i-- {
+		p = Metered(run.Scope(i, "identity"), p)
+	}
+	run.linkMeters()
+	ctx := context.Background()
+	start := time.Now()
+	for i := range 100_000 {
+		spin(time.Microsecond)
+		if err := p.Push(ctx, i, One()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wall := time.Since(start)
+	stages := run.Meters()[1].Read().Total
+	assert.Less(t, stages, wall/4, "the stages' time, %v of %v", stages, wall)
+	t.Logf("the stages' time: %v of %v", stages, wall)
+}
+
+// nothing is a port that takes items and does nothing at all.
+type nothing struct{}
+
+func (nothing) Push(context.Context, int, Tag) error { return nil }
+func (nothing) Close(context.Context) error          { return nil }

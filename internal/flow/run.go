@@ -119,8 +119,13 @@ func (r *Run) Ended() time.Duration { return time.Duration(r.end.Load()) }
 // runs goroutines of its own.
 func (r *Run) linkMeters() {
 	ms := r.Meters()
+	cost := int64(0)
+	if len(ms) > 0 {
+		cost = overhead()
+	}
 	for _, m := range ms {
 		m.own = m.workers.Load() > 0
+		m.cost = cost
 	}
 	for i := 2; i < len(ms); i++ {
 		if prev := ms[i-1]; prev.workers.Load() == 0 {
