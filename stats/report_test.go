@@ -113,7 +113,7 @@ func TestVerdictAdvice(t *testing.T) {
 			ss[3].Busy = 0.97
 			ss[2].Backpressured = 0.8
 			return 3
-		}, "Try: writing in batches (Batch before the sink), or a faster sink; or run the writes in a ParMap before a light sink.", nil},
+		}, "Try: writing in larger batches (a Batch before the sink), or a faster sink; or run the writes in a ParMap before a light sink.", nil},
 		{"sequential stage", func(ss []stats.StageReport) int {
 			ss[1].Busy = 0.9
 			return 1
@@ -125,7 +125,7 @@ func TestVerdictAdvice(t *testing.T) {
 		{"a sink with workers is still a sink", func(ss []stats.StageReport) int {
 			ss[3].Busy, ss[3].Workers = 0.97, 2
 			return 3
-		}, "Try: writing in batches", []string{"more workers"}},
+		}, "Try: writing in larger batches", []string{"more workers"}},
 	}
 	var texts []string
 	for _, c := range cases {

@@ -44,7 +44,7 @@ func advice(b StageReport) string {
 	case b.Role == RoleSource:
 		return "Try: a faster source; the stages after it have time to spare."
 	case b.Role == RoleSink:
-		return "Try: writing in batches (Batch before the sink), or a faster sink; or run the writes in a ParMap before a light sink."
+		return "Try: writing in larger batches (a Batch before the sink), or a faster sink; or run the writes in a ParMap before a light sink."
 	case b.Workers == 0:
 		return "Try: ParMap instead, to run its function on several workers; it runs in the goroutine of the stage before it."
 	default:
