@@ -7,13 +7,14 @@
 //     run goes on; orders sent twice are dropped.
 //   - load: orders.jsonl -> decode-json -> validate -> batch -> the orders
 //     table of orders.db (SQLite), one transaction per batch.
-//   - summarize: orders.jsonl -> decode-json -> validate -> by-country
-//     (Reduce) -> rows (FlatMap) -> summary.csv.
+//   - summarize: orders.jsonl -> decode-json -> validate -> enrich ->
+//     by-country (Reduce) -> rows (FlatMap) -> summary.csv.
 //
-// validate is the same stage value in all three, and decode-json in the
-// last two: each job is a pipeline of its own, with its own error policy.
-// clean dead-letters bad rows; load and summarize read what clean wrote and
-// fail fast, since a bad row there is a bug, not bad input.
+// validate is the same stage value in all three, enrich in clean and
+// summarize, and decode-json in the last two: each job is a pipeline of its
+// own, with its own error policy. clean dead-letters bad rows; load and
+// summarize read what clean wrote and fail fast, since a bad row there is a
+// bug, not bad input.
 //
 // load is a job of its own rather than a second output of clean: a
 // pipeline has one sink, and reading back what clean committed means the

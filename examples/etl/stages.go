@@ -258,11 +258,14 @@ func (s *stages) loadJob(in string, db *sql.DB, batch int, opts ...pipeline.Opti
 }
 
 // summarizeJob reads the cleaned orders and writes their totals by
-// country as CSV.
+// country as CSV. It enriches them again, with the same stage value as
+// clean: the totals it sums are computed from each order's own fields, not
+// taken on trust from the file.
 func (s *stages) summarizeJob(in, out string, opts ...pipeline.Option) *pipeline.Pipeline {
 	return pipeline.New(textsrc.LinesFile(in), opts...).
 		Via(s.decodeJSON).
 		Via(s.validate).
+		Via(s.enrich).
 		Via(s.byCountry).
 		Via(s.rows).
 		Sink(textsink.CSVFile(out, summaryHeader, Summary.row))
