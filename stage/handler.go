@@ -12,7 +12,7 @@ type Handler[In, Out any] interface {
 	Handle(ctx context.Context, in In) (Out, error)
 }
 
-// Worker describes one ParMap worker to PerWorker's constructor: the seed's
+// Worker describes one ParMap or KeyBy worker to PerWorker's constructor: the seed's
 // worker_num and worker logger.
 type Worker struct {
 	// ID numbers the workers of one stage from 1.
@@ -45,7 +45,7 @@ type funcHandler[In, Out any] func(context.Context, In) (Out, error)
 func (f funcHandler[In, Out]) Handle(ctx context.Context, in In) (Out, error) { return f(ctx, in) }
 
 // Func makes a Proc from a function. The function is shared by all workers,
-// so it must be safe for concurrent use when run by ParMap.
+// so it must be safe for concurrent use when run by ParMap or KeyBy.
 func Func[In, Out any](f func(ctx context.Context, in In) (Out, error)) Proc[In, Out] {
 	if f == nil {
 		return Proc[In, Out]{}
@@ -55,7 +55,7 @@ func Func[In, Out any](f func(ctx context.Context, in In) (Out, error)) Proc[In,
 
 // Handle makes a Proc from any value with a Handle method; its types are
 // inferred from the method. The value is shared by all workers, so it must be
-// safe for concurrent use when run by ParMap.
+// safe for concurrent use when run by ParMap or KeyBy.
 func Handle[In, Out any](h Handler[In, Out]) Proc[In, Out] {
 	return Proc[In, Out]{shared: h}
 }

@@ -51,7 +51,7 @@ func Name(name string) Option {
 }
 
 // Buffer sets the capacity, in items, of the buffers of a concurrent stage
-// (ParMap, Batch with MaxWait). A full buffer makes the stage before it wait.
+// (ParMap, KeyBy, TimeWindow, Batch with MaxWait). A full buffer makes the stage before it wait.
 // ParMap's buffers hold whole chunks: their capacity is rounded up to a
 // multiple of the chunk size, min(64, Buffer). Sequential stages have no
 // buffer and ignore it.

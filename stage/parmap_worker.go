@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"runtime"
 	"strconv"
@@ -30,13 +29,13 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			close(r.out)
 		}
 	}()
-	h, err := r.handler(ctx, id)
+	h, err := workerHandler(ctx, r.sc, r.proc, id)
 	if err != nil {
 		return err
 	}
 	if c, ok := h.(io.Closer); ok && r.proc.init != nil {
 		defer func() {
-			if cerr := r.closeHandler(id, c); err == nil {
+			if cerr := closeWorkerHandler(r.sc, id, c); err == nil {
 				err = cerr
 			}
 		}()
@@ -218,41 +217,3 @@ func (r *parMapRun[In, Out]) started(ctx context.Context, id int, c *flow.Chunk[
 // maxRetry is the longest a waiting worker goes without looking for a held
 // chunk that had no room.
 const maxRetry = 10 * time.Millisecond
-
-// handler returns the shared handler, or builds this worker's own.
-func (r *parMapRun[In, Out]) handler(ctx context.Context, id int) (h Handler[In, Out], err error) {
-	if r.proc.shared != nil {
-		return r.proc.shared, nil
-	}
-	name := "worker-" + strconv.Itoa(id)
-	defer func() {
-		if p := recover(); p != nil {
-			err = r.workerError(name, flow.NewPanicError(p))
-		}
-	}()
-	h, err = r.proc.init(ctx, Worker{ID: id, Logger: r.sc.Logger.Named(name)})
-	if err != nil {
-		return nil, r.workerError(name, fmt.Errorf("init: %w", err))
-	}
-	if h == nil {
-		return nil, r.workerError(name, fmt.Errorf("init returned a nil handler"))
-	}
-	return h, nil
-}
-
-func (r *parMapRun[In, Out]) closeHandler(id int, c io.Closer) (err error) {
-	name := "worker-" + strconv.Itoa(id)
-	defer func() {
-		if p := recover(); p != nil {
-			err = r.workerError(name, flow.NewPanicError(p))
-		}
-	}()
-	if err := c.Close(); err != nil {
-		return r.workerError(name, fmt.Errorf("close: %w", err))
-	}
-	return nil
-}
-
-func (r *parMapRun[In, Out]) workerError(worker string, err error) error {
-	return &flow.Error{Stage: r.sc.Name, Index: r.sc.Index, Label: worker, Err: err}
-}
