@@ -2,9 +2,7 @@ package stage
 
 import (
 	"context"
-	"io"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -160,22 +158,15 @@ func (r *keyedRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			close(r.out)
 		}
 	}()
-	h, err := workerHandler(ctx, r.sc, r.proc, id)
+	handle, stop, log, debug, err := startWorker(ctx, r.sc, r.proc, id)
 	if err != nil {
 		return err
 	}
-	if c, ok := h.(io.Closer); ok && r.proc.init != nil {
-		defer func() {
-			if cerr := closeWorkerHandler(r.sc, id, c); err == nil {
-				err = cerr
-			}
-		}()
-	}
-	handle := call(h)
-	log, debug := r.sc.Logger, r.sc.Logger.Core().Enabled(zap.DebugLevel)
-	if debug {
-		log = log.Named("worker-" + strconv.Itoa(id))
-	}
+	defer func() {
+		if serr := stop(); err == nil {
+			err = serr
+		}
+	}()
 	l := r.lanes[id-1]
 	spare := r.inFree.get(l.size, false)
 	linger := time.NewTimer(flow.Linger)

@@ -2,9 +2,7 @@ package stage
 
 import (
 	"context"
-	"io"
 	"runtime"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,25 +27,15 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			close(r.out)
 		}
 	}()
-	h, err := workerHandler(ctx, r.sc, r.proc, id)
+	handle, stop, log, debug, err := startWorker(ctx, r.sc, r.proc, id)
 	if err != nil {
 		return err
 	}
-	if c, ok := h.(io.Closer); ok && r.proc.init != nil {
-		defer func() {
-			if cerr := closeWorkerHandler(r.sc, id, c); err == nil {
-				err = cerr
-			}
-		}()
-	}
-	handle := call(h)
-	// The seed's workers log "batch_done. item: <log_item> time spent: ..."
-	// after each item; ParMap does the same at debug level, and only looks
-	// at the level once.
-	log, debug := r.sc.Logger, r.sc.Logger.Core().Enabled(zap.DebugLevel)
-	if debug {
-		log = log.Named("worker-" + strconv.Itoa(id))
-	}
+	defer func() {
+		if serr := stop(); err == nil {
+			err = serr
+		}
+	}()
 	linger := time.NewTimer(flow.Linger)
 	defer linger.Stop()
 	// The worker's time, since the run started, for the sizer and the
