@@ -214,7 +214,7 @@ func (r *keyedRun[In, Out]) PushRun(ctx context.Context, vs []In, ts []flow.Tag)
 			// with that panic as its first failure.
 			idx := r.seq
 			r.seq++
-			w, ok, err := flow.Call(ctx, r.g, idx, vs[n], flow.TagAt(ts, n), failedOnce(perr, r.pick))
+			w, ok, err := flow.Recover(ctx, r.g, idx, vs[n], flow.TagAt(ts, n), perr, r.pick)
 			if err != nil {
 				return err
 			}
@@ -280,21 +280,6 @@ func (r *keyedRun[In, Out]) putSorted(ctx context.Context) error {
 		b.reset()
 	}
 	return nil
-}
-
-// failedOnce returns f, except that its first call fails with err: an
-// item that already failed so, outside flow.Call, then takes the policy's
-// path, and a retry calls f.
-func failedOnce[In, Out any](err error, f func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
-	first := true
-	return func(ctx context.Context, v In) (Out, error) {
-		if first {
-			first = false
-			var zero Out
-			return zero, err
-		}
-		return f(ctx, v)
-	}
 }
 
 // Close ends every worker's input: each stops once it has handled what its

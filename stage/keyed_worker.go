@@ -237,10 +237,10 @@ func (r *keyedRun[In, Out]) work(ctx context.Context, id int) (err error) {
 // to out. It returns an error when the run must stop.
 //
 // The items share one deferred recover until one fails; that one takes
-// flow.Call's path, with its failure, under the stage's policy.
+// the policy's path (flow.Recover) with its failure.
 func (r *keyedRun[In, Out]) handlePiece(ctx context.Context, handle func(context.Context, In) (Out, error), b *keyed[In], from, end int, out *keyed[Out], log *zap.Logger, debug bool) error {
 	for i := from; i < end; {
-		n, herr := handleRun(ctx, handle, b.vs[i:end], &out.vs)
+		n, herr := flow.ProtectRun(ctx, b.vs[i:end], handle, &out.vs)
 		if b.tagged {
 			out.ts = append(out.ts, b.ts[i:i+n]...)
 		}
@@ -255,7 +255,7 @@ func (r *keyedRun[In, Out]) handlePiece(ctx context.Context, handle func(context
 		}
 		// b.vs[i] failed.
 		t := b.tag(i)
-		res, keep, err := flow.Call(ctx, r.g, b.idx[i], b.vs[i], t, failedOnce(herr, handle))
+		res, keep, err := flow.Recover(ctx, r.g, b.idx[i], b.vs[i], t, herr, handle)
 		if err != nil {
 			return err
 		}
@@ -277,28 +277,6 @@ func (r *keyedRun[In, Out]) handlePiece(ctx context.Context, handle func(context
 // workers log "batch_done" after each item, as ParMap's do.
 func (r *keyedRun[In, Out]) logDone(log *zap.Logger, b *keyed[In], i int) {
 	log.Debug("done", zap.String("item", r.g.Label(b.idx[i], b.vs[i])), zap.Duration("time spent", time.Since(r.sc.Run.Start)))
-}
-
-// handleRun calls f on the items of vs in turn, appending each result to
-// *out, until one returns an error or panics: it returns how many
-// succeeded, and the error of the next one (nil when all did).
-func handleRun[In, Out any](ctx context.Context, f func(context.Context, In) (Out, error), vs []In, out *[]Out) (n int, err error) {
-	res := *out
-	defer func() {
-		*out = res
-		if p := recover(); p != nil {
-			err = flow.NewPanicError(p)
-		}
-	}()
-	for _, v := range vs {
-		o, err := f(ctx, v)
-		if err != nil {
-			return n, err
-		}
-		res = append(res, o)
-		n++
-	}
-	return n, nil
 }
 
 // hand hands a piece of results to the emitter once there is room for

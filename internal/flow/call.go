@@ -66,6 +66,21 @@ func protect[In, Out any](ctx context.Context, in In, f func(context.Context, In
 	return f(ctx, in)
 }
 
+// Recover is Call for an item whose first call of f, made by the caller
+// (through ProtectRun, say), failed with err: it takes the policy's path
+// from there, as Call would have.
+func Recover[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, t Tag, err error, f func(context.Context, In) (Out, error)) (Out, bool, error) {
+	return recoverItem(ctx, g, idx, in, t, err, f)
+}
+
+// ProtectRun calls f on the items of vs in turn, appending each result to
+// *out, until one fails: it returns how many succeeded, and the error (or
+// the panic, as a *PanicError) of the next. The items share one deferred
+// recover; a caller hands the failing one to Recover.
+func ProtectRun[In, Out any](ctx context.Context, vs []In, f func(context.Context, In) (Out, error), out *[]Out) (int, error) {
+	return protectRun(ctx, vs, f, out)
+}
+
 // recoverItem is Call's slow path: retries, then settles the item.
 func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in In, t Tag, err error, f func(context.Context, In) (Out, error)) (Out, bool, error) {
 	var zero Out
