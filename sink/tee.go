@@ -154,15 +154,9 @@ func (tw *teeWriter[T]) opened(ctx context.Context, i int) error {
 	if tw.ws[i] != nil {
 		return nil
 	}
-	w, err := tw.subs[i].open(ctx)
-	if err != nil {
-		return errors.Join(errOpen, err)
-	}
-	if w == nil {
-		return errors.Join(errOpen, errors.New("open returned a nil Writer"))
-	}
+	w, err := openWriter(ctx, tw.subs[i].open)
 	tw.ws[i] = w
-	return nil
+	return err
 }
 
 // call runs f, the i-th sink's end, and names that sink in its error. A

@@ -70,15 +70,21 @@ func (st *writing[T]) opened(ctx context.Context) error {
 	if st.w != nil {
 		return nil
 	}
-	w, err := st.open(ctx)
+	w, err := openWriter(ctx, st.open)
+	st.w = w
+	return err
+}
+
+// openWriter opens a Writer with open, and says so in its error.
+func openWriter[T any](ctx context.Context, open func(context.Context) (Writer[T], error)) (Writer[T], error) {
+	w, err := open(ctx)
 	if err != nil {
-		return errors.Join(errOpen, err)
+		return nil, errors.Join(errOpen, err)
 	}
 	if w == nil {
-		return errors.Join(errOpen, errors.New("open returned a nil Writer"))
+		return nil, errors.Join(errOpen, errors.New("open returned a nil Writer"))
 	}
-	st.w = w
-	return nil
+	return w, nil
 }
 
 var errOpen = errors.New("opening the sink's output")
