@@ -176,26 +176,8 @@ func (r *keyedRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	// how many items the worker waits for: one until it is known, then
 	// about flow.ChunkBudget of work.
 	sizer := flow.NewSizer(maxChunk)
-	// The worker's time, since the run started, as in ParMap's workers:
-	// it waits for items from looked, runs the handler from start to
-	// done, and waits for room downstream if it must. busy says whether it
-	// is in the handler when it stops.
-	shift, clock := r.shifts[id-1], r.sc.Run.Start
-	looked, start := time.Since(clock), time.Duration(0)
-	busy := false
-	if shift != nil {
-		born := looked
-		defer func() {
-			end := time.Since(clock)
-			if busy {
-				shift.Worked(start-looked, end-start, 0)
-			} else {
-				shift.Worked(end-looked, 0, 0)
-			}
-			shift.Flush()
-			r.sc.Meter.Lived(end - born)
-		}()
-	}
+	clock := flow.NewWorkClock(r.sc.Run, r.shifts[id-1])
+	defer clock.Stop()
 	for {
 		b, err := l.take(ctx, spare, min(sizer.Target(), l.size), linger)
 		if b == nil {
@@ -207,25 +189,21 @@ func (r *keyedRun[In, Out]) work(ctx context.Context, id int) (err error) {
 			}
 			return err
 		}
-		shift.Queued(len(b.vs))
+		r.shifts[id-1].Queued(len(b.vs))
 		for i := 0; i < len(b.vs); {
-			start, busy = time.Since(clock), true
+			clock.Start()
 			k := min(sizer.Target(), len(b.vs)-i)
 			out := r.outFree.get(k, b.tagged)
 			if err := r.handlePiece(ctx, handle, b, i, i+k, out, log, debug); err != nil {
 				return err
 			}
 			i += k
-			done := time.Since(clock)
-			sizer.Observe(k, done-start)
-			shift.Worked(start-looked, done-start, k)
-			looked, busy = done, false
+			sizer.Observe(k, clock.Done(k))
 			blocked, err := r.hand(ctx, out)
 			if err != nil {
 				return err // the wait counts as idle: it is cut short
 			}
-			shift.Blocked(blocked)
-			looked += blocked
+			clock.Blocked(blocked)
 		}
 		b.reset()
 		spare = b

@@ -38,33 +38,14 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 	}()
 	linger := time.NewTimer(flow.Linger)
 	defer linger.Stop()
-	// The worker's time, since the run started, for the sizer and the
-	// stage's meter: it looks for work from looked, runs the handler from
-	// start to done, and waits for room downstream if it must. busy says
-	// whether it is in the handler when it stops, so that its last moments
-	// count where they belong.
-	shift, clock := r.shifts[id-1], r.sc.Run.Start
-	looked, start := time.Since(clock), time.Duration(0)
-	busy := false
-	if shift != nil {
-		born := looked
-		defer func() {
-			end := time.Since(clock)
-			if busy {
-				shift.Worked(start-looked, end-start, 0)
-			} else {
-				shift.Worked(end-looked, 0, 0)
-			}
-			shift.Flush()
-			r.sc.Meter.Lived(end - born)
-		}()
-	}
+	clock := flow.NewWorkClock(r.sc.Run, r.shifts[id-1])
+	defer clock.Stop()
 	for {
 		c, err := r.take(ctx, id, linger)
 		if c == nil {
 			return err
 		}
-		start, busy = time.Since(clock), true
+		clock.Start()
 		out := r.outFree.Get(c.Len())
 		for {
 			i, ok := c.Claim()
@@ -90,18 +71,14 @@ func (r *parMapRun[In, Out]) work(ctx context.Context, id int) (err error) {
 		r.active[id-1].Store(nil)
 		c.Settle()
 		n := c.End()
-		done := time.Since(clock)
-		r.sizer.Observe(n, done-start)
-		shift.Worked(start-looked, done-start, n)
-		looked, busy = done, false
+		r.sizer.Observe(n, clock.Done(n))
 		out.First, out.N = c.First, n
 		r.inFree.Put(c)
 		blocked, err := r.hand(ctx, out)
 		if err != nil {
 			return err // the wait counts as idle: it is cut short
 		}
-		shift.Blocked(blocked)
-		looked += blocked
+		clock.Blocked(blocked)
 	}
 }
 

@@ -79,3 +79,62 @@ func (s *Shift) Flush() {
 	m.Latency.Observe(s.per, s.items)
 	s.busy, s.idle, s.blocked, s.chunks, s.items = 0, 0, 0, 0, 0
 }
+
+// WorkClock is one worker's time, since the run started: it looks for work
+// from looked, runs the handler from start to the next Done, and waits for
+// room downstream when it must (Blocked). It times each piece of work for
+// the chunk sizer, and hands the split of the worker's time to its Shift,
+// nil when the run is not metered. A worker defers Stop.
+type WorkClock struct {
+	shift               *Shift
+	clock               time.Time
+	born, looked, start time.Duration
+	busy                bool // between Start and Done
+}
+
+// NewWorkClock starts the clock of a worker of run, whose part of the
+// stage's meter is s (nil when the run is not metered).
+func NewWorkClock(run *Run, s *Shift) *WorkClock {
+	c := &WorkClock{shift: s, clock: run.Start}
+	c.born = time.Since(c.clock)
+	c.looked = c.born
+	return c
+}
+
+// Start marks that the worker starts running the handler.
+func (c *WorkClock) Start() {
+	c.start, c.busy = time.Since(c.clock), true
+}
+
+// Done marks that the worker ran the handler on n items since Start, and
+// returns how long that took.
+func (c *WorkClock) Done(n int) time.Duration {
+	done := time.Since(c.clock)
+	d := done - c.start
+	c.shift.Worked(c.start-c.looked, d, n)
+	c.looked, c.busy = done, false
+	return d
+}
+
+// Blocked records that the worker waited d for room downstream since Done.
+func (c *WorkClock) Blocked(d time.Duration) {
+	c.shift.Blocked(d)
+	c.looked += d
+}
+
+// Stop counts the worker's last moments where they belong (in the handler,
+// or looking for work: a wait for room cut short counts as idle) and hands
+// everything to the meter, with the worker's lifetime.
+func (c *WorkClock) Stop() {
+	if c.shift == nil {
+		return
+	}
+	end := time.Since(c.clock)
+	if c.busy {
+		c.shift.Worked(c.start-c.looked, end-c.start, 0)
+	} else {
+		c.shift.Worked(end-c.looked, 0, 0)
+	}
+	c.shift.Flush()
+	c.shift.m.Lived(end - c.born)
+}
