@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/metrics"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/heappeak"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/source"
@@ -26,51 +25,12 @@ func scaleRecord(_ context.Context, r record) (record, error) {
 	return r, nil
 }
 
-// heapPeak samples the heap every millisecond until stop is called, and
-// returns the largest samples of two runtime/metrics:
-//
-//   - /memory/classes/heap/objects:bytes, the bytes of heap objects, live
-//     or garbage not yet swept: what the heap holds, which swings up to
-//     the garbage collector's goal between cycles;
-//   - /gc/heap/live:bytes, the bytes the last cycle marked live: what the
-//     program retains, whatever it allocates in between.
-func heapPeak() (stop func() (objects, live uint64)) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	var objects, live uint64
-	read := func() {
-		metrics.Read(sample)
-		objects = max(objects, sample[0].Value.Uint64())
-		live = max(live, sample[1].Value.Uint64())
-	}
-	read()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				read()
-			case <-done:
-				read()
-				return
-			}
-		}
-	})
-	return func() (uint64, uint64) {
-		close(done)
-		wg.Wait()
-		return objects, live
-	}
-}
-
 // BenchmarkMemoryStream streams 1M and 10M records of 64 bytes from a
 // generator through ParMap(4, a cheap function) into a sink that burns about
 // 200 ns of CPU per item, so that the sink is the bottleneck and ParMap's
 // buffers stay full, and reports besides measure's metrics the peak heap
 // seen during the timed loop, sampled every millisecond after a
-// runtime.GC() (see heapPeak): peak-heap-KiB, what the heap held, garbage
+// runtime.GC() (see heappeak.Start): peak-heap-KiB, what the heap held, garbage
 // included, and peak-live-KiB, what was retained. Bounded buffers mean
 // neither depends on the length of the stream: 10M should peak within 10%
 // of 1M.
@@ -105,7 +65,7 @@ func BenchmarkMemoryStream(b *testing.B) {
 					return err
 				}))
 			runtime.GC()
-			stop := heapPeak()
+			stop := heappeak.Start()
 			measure(b, n, want, func() (int, error) {
 				sum = 0
 				if st := p.Run(context.Background()); !st.OK() {

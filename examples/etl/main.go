@@ -48,13 +48,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/conveyor-go/conveyor/internal/heappeak"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink/textsink"
 )
@@ -226,7 +225,7 @@ func openDB(path string) (*sql.DB, error) {
 // measure runs job, sampling the heap while it runs.
 func measure(name string, job func() pipeline.ExitStatus) result {
 	runtime.GC() // so that the garbage of what ran before does not count
-	stop := heapPeak()
+	stop := heappeak.Start()
 	st := job()
 	heap, live := stop()
 	return result{name: name, status: st, peakHeap: heap, peakLive: live}
@@ -243,41 +242,6 @@ func (r result) print(w io.Writer, note string) {
 		float64(r.peakHeap)/(1<<20), float64(r.peakLive)/(1<<20))
 	if note != "" {
 		fmt.Fprintf(w, "%s: %s\n", r.name, note)
-	}
-}
-
-// heapPeak samples the heap every millisecond until stop is called, and
-// returns the largest samples of /memory/classes/heap/objects:bytes (heap
-// objects, live or garbage not yet swept) and /gc/heap/live:bytes (what the
-// last garbage collection found live), as benchmarks/memory_test.go does.
-func heapPeak() (stop func() (objects, live uint64)) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	var objects, live uint64
-	read := func() {
-		metrics.Read(sample)
-		objects = max(objects, sample[0].Value.Uint64())
-		live = max(live, sample[1].Value.Uint64())
-	}
-	read()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				read()
-			case <-done:
-				read()
-				return
-			}
-		}
-	})
-	return func() (uint64, uint64) {
-		close(done)
-		wg.Wait()
-		return objects, live
 	}
 }
 
