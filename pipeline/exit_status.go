@@ -53,20 +53,21 @@ type ExitStatus struct {
 
 // Counts are a run's item counters in source items: whatever Batch, FlatMap
 // and Filter did downstream, each item the source emitted is counted once,
-// as exactly one of Done, Dropped, Skipped, DeadLettered, Failed or
-// Abandoned, so
+// as exactly one of Done, Dropped, Skipped, DeadLettered, Requeued, Failed
+// or Abandoned, so
 //
-//	In == Done + Dropped + Skipped + DeadLettered + Failed + Abandoned
+//	In == Done + Dropped + Skipped + DeadLettered + Requeued + Failed + Abandoned
 //
 // A batch counts for all its members; a FlatMap parent takes the worst
 // outcome of its children (Dropped < Done < Skipped < DeadLettered <
-// Failed). Retried counts extra attempts, not items.
+// Requeued < Failed). Retried counts extra attempts, not items.
 type Counts struct {
 	In           int64 // emitted by the source
 	Done         int64 // accepted by the sink, through all their descendants
 	Dropped      int64 // left out by a Filter, or by a FlatMap that gave no children
 	Skipped      int64 // dropped by the Skip policy
 	DeadLettered int64 // handed to a dead-letter function
+	Requeued     int64 // failed under Retry and handed back to a source that redelivers them (source.WithReceipts)
 	Failed       int64 // failures that stopped the run (fail fast)
 	Abandoned    int64 // in flight when the run was cancelled, failed or stopped hard
 	Retried      int64 // extra attempts made by the Retry policy
@@ -77,9 +78,9 @@ type Counts struct {
 func countsOf(c *flow.Counts) Counts {
 	n := Counts{
 		In: c.In.Load(), Done: c.Done.Load(), Dropped: c.Dropped.Load(), Skipped: c.Skipped.Load(),
-		DeadLettered: c.DeadLettered.Load(), Failed: c.Failed.Load(), Retried: c.Retried.Load(),
+		DeadLettered: c.DeadLettered.Load(), Requeued: c.Requeued.Load(), Failed: c.Failed.Load(), Retried: c.Retried.Load(),
 	}
-	n.Abandoned = n.In - n.Done - n.Dropped - n.Skipped - n.DeadLettered - n.Failed
+	n.Abandoned = n.In - n.Done - n.Dropped - n.Skipped - n.DeadLettered - n.Requeued - n.Failed
 	return n
 }
 

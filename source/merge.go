@@ -57,6 +57,8 @@ func Merge[T any](sources ...*Of[T]) *Of[T] {
 			return Invalid[T]("merge", name+": "+s.invalid)
 		case s.slice:
 			gen = sliceGen(s.items)
+		case s.genR != nil:
+			return Invalid[T]("merge", name+": its items carry receipts, which Merge does not pass on")
 		case gen == nil:
 			return Invalid[T]("merge", name+": not made by a constructor of package source")
 		}

@@ -37,6 +37,7 @@ type Of[T any] struct {
 	name    string
 	invalid string
 	gen     func(ctx context.Context, yield func(T) bool) error
+	genR    func(ctx context.Context, yield func(T, Receipt) bool) error // WithReceipts' generator; gen is then unused
 	items   []T  // Slice's items, when slice is set; gen is then unused
 	slice   bool // the source is a Slice: it emits runs of items
 	// flushes says the generator stops by itself once its context is done
@@ -125,7 +126,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	var n int64
 	var pushErr error
 	stopped := false // yield said false: the generator must return, and what it returns is ignored
-	yield := func(v T) bool {
+	emit := func(v T, t flow.Tag) bool {
 		if stopped || ctx.Err() != nil {
 			stopped = true
 			return false
@@ -134,7 +135,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		// received it), so it is emitted even if a drain has just begun.
 		in.Add(1)
 		n++
-		if err := down.Push(ctx, v, flow.One()); err != nil {
+		if err := down.Push(ctx, v, t); err != nil {
 			pushErr = err
 			stopped = true
 			return false
@@ -145,7 +146,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		}
 		return true
 	}
-	genErr := s.generate(genCtx, yield)
+	genErr := s.generate(genCtx, emit)
 	switch {
 	case pushErr != nil:
 		return pushErr
@@ -157,12 +158,21 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	return down.Close(ctx)
 }
 
-// generate calls the generator, turning a panic into an error.
-func (s *Of[T]) generate(ctx context.Context, yield func(T) bool) (err error) {
+// generate calls the generator, turning a panic into an error. Its items
+// go to emit, tagged One or with their receipts.
+func (s *Of[T]) generate(ctx context.Context, emit func(T, flow.Tag) bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = flow.NewPanicError(r)
 		}
 	}()
-	return s.gen(ctx, yield)
+	if s.genR != nil {
+		return s.genR(ctx, func(v T, r Receipt) bool {
+			if r == nil {
+				return emit(v, flow.One())
+			}
+			return emit(v, flow.WithReceipt(r))
+		})
+	}
+	return s.gen(ctx, func(v T) bool { return emit(v, flow.One()) })
 }

@@ -98,6 +98,16 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 			p = p.fallback()
 			continue
 		}
+		if n, last, ok := t.Delivery(); ok {
+			// The source redelivers: each delivery is an attempt, and the
+			// backoff is the delay before the next.
+			if n >= p.attempts || last {
+				p = p.fallback()
+				continue
+			}
+			requeue(g, idx, in, t, p.backoff(n), err)
+			return zero, false, nil
+		}
 		if err := sleep(ctx, p.backoff(attempt)); err != nil {
 			return zero, false, err
 		}
@@ -109,6 +119,14 @@ func recoverItem[In, Out any](ctx context.Context, g *Guard[In], idx int64, in I
 		}
 		err = err2
 	}
+}
+
+// requeue hands a failed item back to its source, to be delivered again
+// after the delay.
+func requeue[In any](g *Guard[In], idx int64, in In, t Tag, after time.Duration, cause error) {
+	g.sc.Run.Requeue(t, after)
+	g.sc.Meter.retried()
+	g.sc.Logger.Debug("item requeued", zap.String("item", g.Label(idx, in)), zap.Duration("after", after), zap.Error(cause))
 }
 
 // settle applies a non-retry policy to a failed item.

@@ -13,7 +13,7 @@ import (
 
 // Counts are the run's item counters, in source items (see Tag): every item
 // the source emits ends as exactly one of Done, Dropped, Skipped,
-// DeadLettered or Failed, or is abandoned when the run stops without
+// DeadLettered, Requeued or Failed, or is abandoned when the run stops without
 // finishing it. Retried counts extra attempts, not items.
 type Counts struct {
 	In           atomic.Int64 // items the source emitted
@@ -23,12 +23,13 @@ type Counts struct {
 	Dropped      atomic.Int64 // items a Filter left out
 	Retried      atomic.Int64 // extra attempts made by the Retry policy
 	DeadLettered atomic.Int64 // items handed to a dead-letter function
+	Requeued     atomic.Int64 // items handed back to their source to be delivered again
 }
 
 // Settled returns the source items settled so far, whatever their
 // outcome.
 func (c *Counts) Settled() int64 {
-	return c.Done.Load() + c.Dropped.Load() + c.Skipped.Load() + c.DeadLettered.Load() + c.Failed.Load()
+	return c.Done.Load() + c.Dropped.Load() + c.Skipped.Load() + c.DeadLettered.Load() + c.Requeued.Load() + c.Failed.Load()
 }
 
 // of returns the counter of outcome o.
@@ -42,6 +43,8 @@ func (c *Counts) of(o Outcome) *atomic.Int64 {
 		return &c.Skipped
 	case DeadLettered:
 		return &c.DeadLettered
+	case Requeued:
+		return &c.Requeued
 	default:
 		return &c.Failed
 	}

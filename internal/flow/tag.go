@@ -1,6 +1,9 @@
 package flow
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Outcome is how a source item's journey ended. Order matters: a FlatMap
 // parent takes the worst outcome of its children.
@@ -11,6 +14,7 @@ const (
 	Done                        // accepted by the sink
 	Skipped                     // dropped by the Skip policy
 	DeadLettered                // handed to a dead-letter function
+	Requeued                    // handed back to its source to be delivered again (Receipt)
 	Failed                      // a failure that stopped the run
 )
 
@@ -60,28 +64,41 @@ func (t Tag) Split(n int) Tag {
 	return Tag{gs: []*group{g}}
 }
 
-// group is a FlatMap parent waiting for its children.
+// group is a FlatMap parent waiting for its children, or a source item
+// waiting to tell its receipt how it left the pipeline (a group of one).
 type group struct {
 	parent  Tag
+	receipt Receipt // nil for a FlatMap parent
 	pending atomic.Int64
 	worst   atomic.Int32 // the worst Outcome seen so far
+	after   atomic.Int64 // the longest delay asked by a Requeued child
 	settled atomic.Bool  // the parent has been settled
 }
 
 // Settle records outcome o for every source item that t stands for.
-func (r *Run) Settle(t Tag, o Outcome) {
+func (r *Run) Settle(t Tag, o Outcome) { r.settle(t, o, 0) }
+
+// settle is Settle with, for Requeued, the delay before the item's source
+// delivers it again.
+func (r *Run) settle(t Tag, o Outcome, after time.Duration) {
 	if t.n > 0 {
 		r.Counts.of(o).Add(t.n)
 	}
 	for _, g := range t.gs {
-		g.child(r, o)
+		g.child(r, o, after)
 	}
 }
 
-func (g *group) child(r *Run, o Outcome) {
+func (g *group) child(r *Run, o Outcome, after time.Duration) {
 	for {
 		w := g.worst.Load()
 		if int32(o) <= w || g.worst.CompareAndSwap(w, int32(o)) {
+			break
+		}
+	}
+	for {
+		a := g.after.Load()
+		if int64(after) <= a || g.after.CompareAndSwap(a, int64(after)) {
 			break
 		}
 	}
@@ -89,6 +106,10 @@ func (g *group) child(r *Run, o Outcome) {
 	// is failed now rather than never.
 	last := g.pending.Add(-1) == 0
 	if (o == Failed || last) && g.settled.CompareAndSwap(false, true) {
-		r.Settle(g.parent, Outcome(g.worst.Load()))
+		worst, after := Outcome(g.worst.Load()), time.Duration(g.after.Load())
+		r.settle(g.parent, worst, after)
+		if g.receipt != nil {
+			g.receipt.Settle(worst, after)
+		}
 	}
 }

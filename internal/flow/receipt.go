@@ -1,0 +1,62 @@
+package flow
+
+import "time"
+
+// Receipt is attached by a source to an item that it must be told the fate
+// of: a message queue that redelivers what is not acknowledged (NATS
+// JetStream). The run settles it once, when the item and everything made
+// from it have left the pipeline: a batch settles with its last member's
+// fate decided, a FlatMap parent when all its children are done, a dropped
+// item when the Filter drops it, and an item the sink took once the sink
+// has written it.
+type Receipt interface {
+	// Delivery says how many times the source has delivered the item, this
+	// time included (1 the first time), and whether this is the last time:
+	// the source will not deliver it again if it is requeued.
+	Delivery() (n int, last bool)
+	// Settle tells the source the item's outcome. It is called once, from
+	// the goroutine that settled the item. For Requeued, after is how long
+	// the source should wait before it delivers the item again.
+	Settle(o Outcome, after time.Duration)
+}
+
+// receiptGroup is a group and the one-element list that holds it, made in
+// one allocation.
+type receiptGroup struct {
+	g  group
+	gs [1]*group
+}
+
+// WithReceipt returns the tag of an item fresh from the source (as One)
+// whose receipt is r.
+func WithReceipt(r Receipt) Tag {
+	rg := &receiptGroup{}
+	rg.g.parent, rg.g.receipt = One(), r
+	rg.g.pending.Store(1)
+	rg.gs[0] = &rg.g
+	return Tag{gs: rg.gs[:]}
+}
+
+// Delivery returns the most deliveries of the source items t stands for
+// that carry a receipt, and whether one of them is on its last delivery. ok
+// is false when none of them carries a receipt.
+func (t Tag) Delivery() (n int, last, ok bool) {
+	for _, g := range t.gs {
+		var gn int
+		var gl, gok bool
+		if g.receipt != nil {
+			gn, gl = g.receipt.Delivery()
+			gok = true
+		} else {
+			gn, gl, gok = g.parent.Delivery()
+		}
+		if gok {
+			n, last, ok = max(n, gn), last || gl, true
+		}
+	}
+	return n, last, ok
+}
+
+// Requeue settles t as Requeued: its receipts tell their sources to deliver
+// the items again after the delay.
+func (r *Run) Requeue(t Tag, after time.Duration) { r.settle(t, Requeued, after) }
