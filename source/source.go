@@ -38,9 +38,9 @@ type Of[T any] struct {
 	invalid string
 	gen     func(ctx context.Context, yield func(T) bool) error
 	// genR is WithReceipts' generator; gen is then unused.
-	genR    func(ctx context.Context, yield func(T, Receipt) bool) error
-	items   []T  // Slice's items, when slice is set; gen is then unused
-	slice   bool // the source is a Slice: it emits runs of items
+	genR  func(ctx context.Context, yield func(T, Receipt) bool) error
+	items []T  // Slice's items, when slice is set; gen is then unused
+	slice bool // the source is a Slice: it emits runs of items
 	// flushes says the generator stops by itself once its context is done
 	// and yields what it holds first (Merge), so yield takes items after
 	// a drain too.
