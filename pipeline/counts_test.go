@@ -18,7 +18,7 @@ import (
 // balanced checks the accounting identity every ExitStatus must satisfy.
 func balanced(t *testing.T, c pipeline.Counts) {
 	t.Helper()
-	assert.Equal(t, c.In, c.Done+c.Dropped+c.Skipped+c.DeadLettered+c.Failed+c.Abandoned, "%+v", c)
+	assert.Equal(t, c.In, c.Done+c.Dropped+c.Skipped+c.DeadLettered+c.Requeued+c.Failed+c.Abandoned, "%+v", c)
 	assert.GreaterOrEqual(t, c.Abandoned, int64(0), "%+v", c)
 }
 

@@ -37,25 +37,32 @@ func WithReceipt(r Receipt) Tag {
 	return Tag{gs: rg.gs[:]}
 }
 
-// Delivery returns the most deliveries of the source items t stands for
-// that carry a receipt, and whether one of them is on its last delivery. ok
-// is false when none of them carries a receipt.
+// Delivery returns the most deliveries of the source items t stands for,
+// and whether one of them is on its last delivery. ok is false unless every
+// one of them carries a receipt: an item that no source would deliver again
+// must not be requeued.
 func (t Tag) Delivery() (n int, last, ok bool) {
+	if t.n > 0 || len(t.gs) == 0 {
+		return 0, false, false
+	}
 	for _, g := range t.gs {
-		var gn int
-		var gl, gok bool
+		gn, gl, gok := 0, false, true
 		if g.receipt != nil {
 			gn, gl = g.receipt.Delivery()
-			gok = true
 		} else {
 			gn, gl, gok = g.parent.Delivery()
 		}
-		if gok {
-			n, last, ok = max(n, gn), last || gl, true
+		if !gok {
+			return 0, false, false
 		}
+		n, last = max(n, gn), last || gl
 	}
-	return n, last, ok
+	return n, last, true
 }
+
+// Tracked reports whether settling t does more than count source items:
+// it stands for items with receipts, or for FlatMap children.
+func (t Tag) Tracked() bool { return len(t.gs) > 0 }
 
 // Requeue settles t as Requeued: its receipts tell their sources to deliver
 // the items again after the delay.

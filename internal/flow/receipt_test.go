@@ -93,6 +93,11 @@ func TestDeliveryIsTheMostOfTheReceiptsBehindATag(t *testing.T) {
 	c := &fakeReceipt{n: 2, last: true}
 	_, last, _ = WithReceipt(a).Merge(WithReceipt(c)).Delivery()
 	assert.True(t, last)
+
+	_, _, ok = WithReceipt(a).Merge(One()).Delivery()
+	assert.False(t, ok, "a plain item in the batch: no source would deliver it again")
+	_, _, ok = WithReceipt(a).Merge(One().Split(2)).Delivery()
+	assert.False(t, ok, "a child of a plain item")
 }
 
 func TestRetryRequeuesAnItemWithAReceipt(t *testing.T) {
