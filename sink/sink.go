@@ -4,7 +4,9 @@
 // A sink runs in the goroutine of the stage before it and is never called
 // concurrently, so its function needs no lock. The source items an item
 // stands for count as done (ExitStatus.Counts.Done) once the sink has
-// accepted it without error.
+// accepted it without error; for a sink made with New, items whose source
+// must learn of their fate (source.Receipt) count once the Writer has
+// committed.
 package sink
 
 import (
@@ -84,12 +86,12 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	push, flush := s.push, s.flush
+	p := &port[T]{g: g, push: s.push, flush: s.flush, done: sc.Run.Tally(flow.Done)}
 	if s.open != nil {
-		push, flush = s.attachWriter(sc)
+		p.push, p.flush = s.attachWriter(sc, p)
 	}
-	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: flush, done: sc.Run.Tally(flow.Done)}), nil
+	p.call = func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, p.push(ctx, v) }
+	return flow.Metered[T](sc, p), nil
 }
 
 type port[T any] struct {
@@ -100,6 +102,20 @@ type port[T any] struct {
 	n     int64
 	push  func(context.Context, T) error
 	ts    []flow.Tag // PushRun's accepted items' tags, when the run has any
+	// uncommitted, in a New sink, holds the tags of written items that
+	// carry receipts until the Writer commits; nil in other sinks.
+	uncommitted *[]flow.Tag
+}
+
+// accepted settles t as done, or, in a New sink, holds it until the
+// Writer commits if its source must learn of it (a receipt): written is
+// not yet stored.
+func (p *port[T]) accepted(t flow.Tag) {
+	if p.uncommitted != nil && t.Tracked() {
+		*p.uncommitted = append(*p.uncommitted, t)
+		return
+	}
+	p.done.Settle(t)
 }
 
 // Push takes one item through flow.Call and the call adapter. Handing it to
@@ -111,7 +127,7 @@ func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	if _, ok, err := flow.Call(ctx, p.g, idx, v, t, p.call); !ok {
 		return err
 	}
-	p.done.Settle(t)
+	p.accepted(t)
 	return nil
 }
 
@@ -129,7 +145,7 @@ func (p *port[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
 		p.done.Add(int64(n)) // each stands for one source item
 	} else {
 		for _, t := range outTs {
-			p.done.Settle(t)
+			p.accepted(t)
 		}
 	}
 	p.ts = outTs[:0]

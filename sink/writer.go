@@ -20,7 +20,11 @@ type Writer[T any] interface {
 
 // New makes a sink that opens a Writer for each run, when the first item
 // arrives or the input ends, whichever is first: a run that fails before
-// it opens nothing. A sink writing a file opens a temporary file there,
+// it opens nothing. Items with receipts (source/jetstream) are settled,
+// and their messages acknowledged, only once the Writer has committed:
+// with a source that never ends, such a sink holds them until the run is
+// drained, so choose a sink that stores each item or batch as it writes it
+// (sink.Func, sqlsink, sink/jetstream). A sink writing a file opens a temporary file there,
 // renames it into place on Commit and removes it on Abort.
 func New[T any](name string, open func(ctx context.Context) (Writer[T], error)) *Of[T] {
 	if open == nil {
@@ -34,12 +38,17 @@ type writing[T any] struct {
 	open      func(ctx context.Context) (Writer[T], error)
 	w         Writer[T]
 	committed bool
+	// uncommitted holds the tags of written items whose source must learn
+	// that they are stored (receipts) until Commit: an aborted run never
+	// settles them, so their sources deliver them again.
+	uncommitted []flow.Tag
 }
 
 // attachWriter returns the push and flush functions of a New sink's run,
 // and registers the Abort of a run that does not commit.
-func (s *Of[T]) attachWriter(sc *flow.Scope) (push func(context.Context, T) error, flush func(context.Context) error) {
+func (s *Of[T]) attachWriter(sc *flow.Scope, p *port[T]) (push func(context.Context, T) error, flush func(context.Context) error) {
 	st := &writing[T]{open: s.open}
+	p.uncommitted = &st.uncommitted
 	sc.Run.OnEnd(func(error) {
 		if st.w != nil && !st.committed {
 			if err := st.w.Abort(); err != nil {
@@ -61,6 +70,10 @@ func (s *Of[T]) attachWriter(sc *flow.Scope) (push func(context.Context, T) erro
 			return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "commit", Err: err}
 		}
 		st.committed = true
+		for _, t := range st.uncommitted {
+			p.done.Settle(t)
+		}
+		st.uncommitted = nil
 		return nil
 	}
 	return push, flush
