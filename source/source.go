@@ -154,6 +154,10 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case genErr != nil && !stopped && !(sc.Run.Draining() && errors.Is(genErr, context.Canceled)):
+		var fe *flow.Error
+		if errors.As(genErr, &fe) && fe.Stage == sc.Name {
+			return genErr // already names the source and the item (a decoder's failure)
+		}
 		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: genErr}
 	}
 	return down.Close(ctx)

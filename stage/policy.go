@@ -30,6 +30,12 @@ func Skip() Policy { return flow.Skip() }
 // ends early if the run is cancelled). Errors wrapped with Permanent are not
 // retried. Once attempts are used up the fallback set with Then applies;
 // FailFast by default.
+//
+// An item from a source that delivers again what it is given back
+// (source/jetstream, see source.Receipt) is not called again in place: it
+// is requeued, and its source delivers it again after the backoff, to this
+// worker or another. Each delivery counts as one attempt, and the source's
+// last delivery takes the fallback too.
 func Retry(attempts int, base, max time.Duration) Policy { return flow.Retry(attempts, base, max) }
 
 // DeadLetter hands each failed item with its error to f and carries on.
