@@ -1,0 +1,51 @@
+// Package natsrun runs a NATS server with JetStream inside the process, for
+// tests and for examples/distributed: nats-server/v2 used as a library, on
+// 127.0.0.1 at a port the system picks, with its store in a directory the
+// caller owns.
+package natsrun
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is a running embedded NATS server.
+type Server struct {
+	srv *server.Server
+}
+
+// Start starts a server with JetStream on, storing streams in dir, and
+// waits until it takes connections.
+func Start(dir string) (*Server, error) {
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      server.RANDOM_PORT,
+		JetStream: true,
+		StoreDir:  dir,
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, errors.New("embedded NATS server: not ready for connections after 10s")
+	}
+	return &Server{srv: srv}, nil
+}
+
+// URL is the address clients connect to, nats://127.0.0.1:port.
+func (s *Server) URL() string { return s.srv.ClientURL() }
+
+// Stop shuts the server down and waits until all its goroutines are gone.
+func (s *Server) Stop() {
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+}
