@@ -1,0 +1,123 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+)
+
+// fetch binds the consumer and pulls batches from it, handing each message
+// to the generator, until the run drains or stops, or (UntilEmpty) the
+// consumer has nothing left. It closes arrived when it returns.
+func (ss *session[T]) fetch(ctx context.Context) error {
+	defer close(ss.arrived)
+	// A drain stops the pulling: the pull in progress ends at its MaxWait,
+	// and what arrives meanwhile is given back at once.
+	stopping, stop := context.WithCancel(ctx)
+	defer stop()
+	ss.sc.Run.OnDrain(stop)
+
+	cons, err := ss.bind(stopping)
+	if err != nil {
+		if stopping.Err() != nil {
+			return nil
+		}
+		return ss.fail(err)
+	}
+	for stopping.Err() == nil {
+		got, err := ss.pull(ctx, stopping, cons)
+		if err != nil {
+			return ss.fail(err)
+		}
+		if got == 0 && ss.src.cfg.untilEmpty && stopping.Err() == nil {
+			empty, err := ss.empty(stopping, cons)
+			if err != nil && stopping.Err() == nil {
+				return ss.fail(err)
+			}
+			if empty {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// bind looks the consumer up and checks that it acknowledges explicitly.
+func (ss *session[T]) bind(ctx context.Context) (natsjs.Consumer, error) {
+	s := ss.src
+	cons, err := s.js.Consumer(ctx, s.stream, s.consumer)
+	if err != nil {
+		return nil, err
+	}
+	cfg := cons.CachedInfo().Config
+	if cfg.AckPolicy != natsjs.AckExplicitPolicy {
+		return nil, errNotExplicit
+	}
+	ss.maxDeliver = cfg.MaxDeliver
+	every := s.cfg.keepAlive
+	if every == 0 {
+		every = max(cfg.AckWait/3, 10*time.Millisecond)
+	}
+	ss.every.Store(int64(every))
+	return cons, nil
+}
+
+// pull fetches one batch and hands its messages over as they arrive, or
+// gives them back once the source is stopping. It returns how many
+// messages arrived.
+//
+// The pull runs its course (MaxWait at most) even when the run stops hard:
+// the server does not cancel a pull request, and would count the messages
+// it goes on sending to a pull abandoned here as delivered, so that they
+// would come back only after AckWait. Given back, they come back at once.
+func (ss *session[T]) pull(ctx, stopping context.Context, cons natsjs.Consumer) (int, error) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ss.src.cfg.maxWait)
+	defer cancel()
+	batch, err := cons.Fetch(ss.src.cfg.batch, natsjs.FetchContext(pctx))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for m := range batch.Messages() {
+		got++
+		r := ss.hold(m)
+		if stopping.Err() != nil {
+			r.giveBack()
+			continue
+		}
+		select {
+		case ss.arrived <- r:
+		case <-ctx.Done():
+			r.giveBack()
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, natsjs.ErrNoMessages) {
+		return got, err
+	}
+	return got, nil
+}
+
+// empty reports whether the consumer has nothing left for anyone but what
+// this run holds.
+func (ss *session[T]) empty(ctx context.Context, cons natsjs.Consumer) (bool, error) {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	ss.mu.Lock()
+	held := len(ss.held)
+	ss.mu.Unlock()
+	return info.NumPending == 0 && info.NumAckPending <= held, nil
+}
+
+// fail is the error of the source when its consumer fails.
+func (ss *session[T]) fail(err error) error {
+	return &flow.Error{Stage: ss.sc.Name, Index: ss.sc.Index,
+		Label: fmt.Sprintf("consumer %q of stream %q", ss.src.consumer, ss.src.stream), Err: err}
+}

@@ -1,0 +1,138 @@
+// Package jetstream is a source that pulls items from a durable consumer of
+// a NATS JetStream stream, most often a work queue shared by many worker
+// processes, with at-least-once delivery: each message is acknowledged only
+// once the item made from it, and everything made from that item, has left
+// the pipeline (see source.Receipt).
+//
+// What happens to a message follows the item's fate:
+//
+//   - done (the sink wrote it) or dropped by a Filter: Ack;
+//   - skipped, or dead-lettered (after the dead-letter function returned):
+//     Term, which removes it from a work-queue stream;
+//   - failed under a Retry policy with attempts left: Nak with the policy's
+//     backoff as delay, so that any worker gets it again; each delivery is
+//     one attempt, and the last (the policy's, or the consumer's
+//     MaxDeliver) takes the policy's fallback;
+//   - failed under fail-fast, or still in the pipeline when the run stops:
+//     Nak, delivered again at once to whoever fetches next.
+//
+// A worker that dies without a word (SIGKILL, a lost machine) acknowledges
+// nothing: the server delivers its messages again once the consumer's
+// AckWait has passed. Messages that a live run holds longer than that, in
+// its buffers or in a slow handler, are kept from redelivery with
+// InProgress.
+//
+// The consumer must exist (nats.go's CreateOrUpdateConsumer) and use
+// AckExplicit. Its AckWait, MaxAckPending and MaxDeliver are the knobs of
+// delivery: see the README's "Scaling out".
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/source"
+	"github.com/conveyor-go/conveyor/stage"
+)
+
+// Source is a source of T items decoded from the messages of a JetStream
+// consumer. It holds only configuration: each run binds the consumer anew.
+type Source[T any] struct {
+	name     string
+	invalid  string
+	js       natsjs.JetStream
+	stream   string
+	consumer string
+	cfg      config
+	decode   func(natsjs.Msg) (T, error)
+}
+
+var _ source.Source = (*Source[int])(nil)
+
+// New makes a source of the durable consumer named consumer on stream.
+// Messages are decoded as JSON into T unless a Decoder says otherwise. Bad
+// arguments make a pipeline that reports them before anything starts
+// (CodeInvalid).
+func New[T any](js natsjs.JetStream, stream, consumer string, opts ...Option) *Source[T] {
+	s := &Source[T]{name: "jetstream", js: js, stream: stream, consumer: consumer, cfg: collect(opts), decode: decodeJSON[T]}
+	switch {
+	case js == nil:
+		s.invalid = "nil JetStream"
+	case stream == "":
+		s.invalid = "no stream name"
+	case consumer == "":
+		s.invalid = "no consumer name"
+	case s.cfg.err != "":
+		s.invalid = s.cfg.err
+	}
+	if s.cfg.decode != nil {
+		d, ok := s.cfg.decode.(func(natsjs.Msg) (T, error))
+		if !ok {
+			s.invalid = fmt.Sprintf("the decoder makes %s, the source emits %s",
+				reflect.TypeOf(s.cfg.decode).Out(0), flow.TypeOf[T]())
+		}
+		s.decode = d
+	}
+	return s
+}
+
+// Named returns a copy of the source named name in errors and logs.
+func (s *Source[T]) Named(name string) *Source[T] {
+	c := *s
+	c.name = name
+	return &c
+}
+
+// Name returns the source's name; "jetstream" unless set with Named.
+func (s *Source[T]) Name() string { return s.name }
+
+// Out returns the type of the emitted items.
+func (s *Source[T]) Out() reflect.Type { return flow.TypeOf[T]() }
+
+// Next returns the builder of stages that may follow the source.
+func (s *Source[T]) Next() stage.Next { return stage.NextOf[T]() }
+
+// Err says why the source cannot run, or returns nil.
+func (s *Source[T]) Err() error {
+	if s.invalid == "" {
+		return nil
+	}
+	return &flow.BuildError{Stage: s.name, Reason: s.invalid}
+}
+
+// Start registers the run's goroutines: the one that fetches, the one that
+// emits, and the one that keeps held messages from redelivery. It is called by the
+// pipeline.
+func (s *Source[T]) Start(sc *flow.Scope, down any) error {
+	if s.invalid != "" {
+		return sc.Invalid(s.invalid)
+	}
+	g, err := flow.NewGuard[natsjs.Msg](sc, nil, msgLabel)
+	if err != nil {
+		return err
+	}
+	ss := &session[T]{src: s, sc: sc, guard: g, held: map[*receipt]struct{}{},
+		arrived: make(chan *receipt, s.cfg.batch), idle: make(chan struct{})}
+	sc.Run.OnEnd(ss.end)
+	sc.Go(ss.fetch)
+	sc.Go(ss.keepAlive)
+	return source.WithReceipts(ss.generate).Named(s.name).Start(sc, down)
+}
+
+// msgLabel names a message in errors and logs by its stream and sequence
+// number, as "ORDERS#42".
+func msgLabel(m natsjs.Msg) string {
+	md, err := m.Metadata()
+	if err != nil {
+		return "message on " + m.Subject()
+	}
+	return fmt.Sprintf("%s#%d", md.Stream, md.Sequence.Stream)
+}
+
+// errNotExplicit is the error of a consumer that does not acknowledge each
+// message on its own.
+var errNotExplicit = errors.New("the consumer must use AckExplicit, so that each message is acknowledged when its item has left the pipeline")

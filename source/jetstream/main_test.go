@@ -1,0 +1,102 @@
+package jetstream_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/conveyor-go/conveyor/internal/natsrun"
+)
+
+// TestMain fails the package if a test leaves a goroutine running, its
+// NATS server's included: every test stops its server and waits for it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// queue is a work-queue stream "WORK" with a durable consumer "workers"
+// on an embedded server of the test's own.
+type queue struct {
+	js     natsjs.JetStream
+	stream natsjs.Stream
+}
+
+// newQueue starts a server, makes the stream and the consumer (cfg's
+// AckWait and MaxDeliver, if set), and publishes items as JSON.
+func newQueue(t *testing.T, cfg natsjs.ConsumerConfig, items ...any) *queue {
+	t.Helper()
+	srv, err := natsrun.Start(t.TempDir())
+	require.NoError(t, err)
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		nc.Close()
+		srv.Stop()
+	})
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	st, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "WORK", Subjects: []string{"work.>"}, Retention: natsjs.WorkQueuePolicy})
+	require.NoError(t, err)
+	cfg.Durable = "workers"
+	if cfg.AckPolicy == natsjs.AckNonePolicy {
+		cfg.AckPolicy = natsjs.AckExplicitPolicy
+	}
+	_, err = js.CreateConsumer(ctx, "WORK", cfg)
+	require.NoError(t, err)
+	q := &queue{js: js, stream: st}
+	q.publish(t, items...)
+	return q
+}
+
+func (q *queue) publish(t *testing.T, items ...any) {
+	t.Helper()
+	for i, v := range items {
+		data, ok := v.([]byte)
+		if !ok {
+			var err error
+			data, err = json.Marshal(v)
+			require.NoError(t, err)
+		}
+		_, err := q.js.Publish(testCtx(t), "work."+strconv.Itoa(i), data)
+		require.NoError(t, err)
+	}
+}
+
+// left is the number of messages still in the stream.
+func (q *queue) left(t *testing.T) uint64 {
+	t.Helper()
+	info, err := q.stream.Info(testCtx(t))
+	require.NoError(t, err)
+	return info.State.Msgs
+}
+
+// empties checks that the stream empties: the server applies
+// acknowledgements shortly after it receives them.
+func (q *queue) empties(t *testing.T) {
+	t.Helper()
+	var n uint64
+	if !assert.Eventually(t, func() bool { n = q.left(t); return n == 0 }, 10*time.Second, 10*time.Millisecond) {
+		t.Errorf("%d messages left in the stream", n)
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func ints(n int) []any {
+	xs := make([]any, n)
+	for i := range xs {
+		xs[i] = i
+	}
+	return xs
+}

@@ -1,0 +1,106 @@
+package jetstream
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+// Option configures a Source.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	batch      int
+	maxWait    time.Duration
+	keepAlive  time.Duration // 0: a third of the consumer's AckWait
+	decode     any           // a func(natsjs.Msg) (T, error), checked by New
+	untilEmpty bool
+	err        string
+}
+
+func collect(opts []Option) config {
+	c := config{batch: 32, maxWait: time.Second}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// FetchBatch sets how many messages one pull asks for: 32 by default. Each
+// is held, and kept from redelivery, from the moment it arrives, so a large
+// batch of slow items keeps them from other workers for longer. The
+// consumer's MaxAckPending bounds what all workers hold together.
+func FetchBatch(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 1 {
+			c.err = fmt.Sprintf("fetch batch must be >= 1, got %d", n)
+		}
+		c.batch = n
+	})
+}
+
+// MaxWait sets how long one pull waits for its batch to fill: 1s by
+// default. Messages are emitted as they arrive, not when the batch is
+// full; MaxWait bounds how long a drain waits for the pull it interrupts.
+func MaxWait(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < time.Millisecond {
+			c.err = fmt.Sprintf("max wait must be >= 1ms, got %v", d)
+		}
+		c.maxWait = d
+	})
+}
+
+// KeepAlive sets how often the messages the run holds are reported in
+// progress to the server, which then restarts their AckWait: a third of the
+// consumer's AckWait by default.
+func KeepAlive(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.err = fmt.Sprintf("keep-alive interval must be > 0, got %v", d)
+		}
+		c.keepAlive = d
+	})
+}
+
+// UntilEmpty makes the source end, and the run finish once its items have
+// left, when a pull finds nothing and the consumer has no message left to
+// deliver to anyone, nor delivered and unacknowledged other than those this
+// run holds: a batch job over a work queue. A message that another worker
+// held when it died counts as unacknowledged until the server delivers it
+// again (after AckWait), so the run waits for it. By default the source
+// runs until the run is drained or stopped.
+func UntilEmpty() Option {
+	return optionFunc(func(c *config) { c.untilEmpty = true })
+}
+
+// Decoder sets how a message becomes an item: by default its data is
+// decoded as JSON into the item type. The decoder sees the whole message,
+// so it can read headers and metadata (Metadata's NumDelivered counts the
+// deliveries). Its type must match the source's item type, or the source
+// is invalid. A message it fails on goes through the pipeline's error
+// policy like a failed item, labelled with its stream and sequence number
+// ("ORDERS#42"): the dead-letter function gets the natsjs.Msg.
+func Decoder[T any](f func(natsjs.Msg) (T, error)) Option {
+	return optionFunc(func(c *config) {
+		if f == nil {
+			c.err = "nil decoder"
+			return
+		}
+		c.decode = f
+	})
+}
+
+func decodeJSON[T any](m natsjs.Msg) (T, error) {
+	var v T
+	err := json.Unmarshal(m.Data(), &v)
+	return v, err
+}

@@ -1,0 +1,71 @@
+package jetstream
+
+import (
+	"sync/atomic"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-go/conveyor/source"
+)
+
+// receipt is the source.Receipt of one message: it acknowledges the
+// message as its item's outcome says.
+type receipt struct {
+	msg     natsjs.Msg
+	n       int  // deliveries so far, this one included
+	last    bool // the consumer will not deliver it again
+	since   time.Time
+	release func(*receipt)
+	tally   *tally
+}
+
+func (r *receipt) Delivery() (int, bool) { return r.n, r.last }
+
+func (r *receipt) Settle(o source.Outcome, after time.Duration) {
+	var err error
+	switch o {
+	case source.Done, source.Dropped:
+		err = r.msg.Ack()
+	case source.Skipped, source.DeadLettered:
+		err = r.msg.TermWithReason(outcomeReason[o])
+	case source.Requeued:
+		err = r.msg.NakWithDelay(after)
+	default: // Failed, or given back
+		err = r.msg.Nak()
+	}
+	r.tally.add(o, err)
+	r.release(r)
+}
+
+// giveBack hands the message back to the server, which delivers it again
+// at once (Nak).
+func (r *receipt) giveBack() { r.Settle(source.Failed, 0) }
+
+var outcomeReason = map[source.Outcome]string{source.Skipped: "skipped", source.DeadLettered: "dead-lettered"}
+
+// tally counts what became of a run's messages, for its closing log line.
+type tally struct {
+	acked, termed, naked, redelivered, abandoned, failedAcks atomic.Int64
+}
+
+func (t *tally) add(o source.Outcome, err error) {
+	switch {
+	case err != nil:
+		t.failedAcks.Add(1)
+	case o == source.Done || o == source.Dropped:
+		t.acked.Add(1)
+	case o == source.Skipped || o == source.DeadLettered:
+		t.termed.Add(1)
+	default:
+		t.naked.Add(1)
+	}
+}
+
+func (t *tally) log(l *zap.Logger) {
+	l.Info("messages settled",
+		zap.Int64("acked", t.acked.Load()), zap.Int64("terminated", t.termed.Load()),
+		zap.Int64("given_back", t.naked.Load()), zap.Int64("redeliveries_received", t.redelivered.Load()),
+		zap.Int64("held_at_stop", t.abandoned.Load()), zap.Int64("acks_not_sent", t.failedAcks.Load()))
+}

@@ -1,0 +1,180 @@
+package jetstream
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/source"
+)
+
+// session is a Source's state in one run: the consumer it pulls from and
+// the messages it holds, from their arrival until their items settle.
+//
+// Three goroutines share it: fetch pulls messages and hands them to the
+// generator (generate) through arrived; keepAlive reports the held
+// messages in progress. A message is held from the moment it arrives, so
+// that a message waiting in arrived is kept from redelivery as much as one
+// in a stage.
+type session[T any] struct {
+	src   *Source[T]
+	sc    *flow.Scope
+	guard *flow.Guard[natsjs.Msg]
+
+	arrived    chan *receipt // from fetch to generate; closed when fetch stops
+	maxDeliver int           // the consumer's MaxDeliver; <= 0 for no limit
+	every      atomic.Int64  // keep-alive interval, once the consumer is bound
+	tally      tally         // what became of the messages
+	idle       chan struct{} // closed once the generator returned and nothing is held
+
+	mu      sync.Mutex
+	held    map[*receipt]struct{}
+	genDone bool
+	closed  bool // idle is closed
+}
+
+// generate emits the items of the messages fetch hands over, until fetch
+// stops (a drain, UntilEmpty, or a hard stop) or the generator's context
+// is done; then it gives back what it has not emitted.
+func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt) bool) error {
+	defer ss.generated()
+	decode := func(_ context.Context, m natsjs.Msg) (T, error) { return ss.src.decode(m) }
+	var n int64 // messages decoded so far, for labels
+	for {
+		var r *receipt
+		var ok bool
+		select {
+		case r, ok = <-ss.arrived:
+		case <-ctx.Done():
+		}
+		if !ok {
+			ss.giveBackArrived()
+			return nil
+		}
+		v, ok, err := flow.Call(ctx, ss.guard, n, r.msg, flow.WithReceipt(r), decode)
+		n++
+		if !ok {
+			// The decoder failed: the message counts as emitted, and is
+			// settled as the policy says (or abandoned if the run stops).
+			ss.sc.Run.Counts.In.Add(1)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if !yield(v, r) {
+			ss.giveBackArrived()
+			return nil
+		}
+	}
+}
+
+// giveBackArrived gives back each message that arrives until fetch stops.
+func (ss *session[T]) giveBackArrived() {
+	for r := range ss.arrived {
+		r.giveBack()
+	}
+}
+
+// hold records m as held until its item settles.
+func (ss *session[T]) hold(m natsjs.Msg) *receipt {
+	r := &receipt{msg: m, release: ss.release, tally: &ss.tally, since: time.Now()}
+	if md, err := m.Metadata(); err == nil {
+		r.n = int(md.NumDelivered)
+		r.last = ss.maxDeliver > 0 && r.n >= ss.maxDeliver
+		if r.n > 1 {
+			ss.tally.redelivered.Add(1)
+		}
+	}
+	ss.mu.Lock()
+	ss.held[r] = struct{}{}
+	ss.mu.Unlock()
+	return r
+}
+
+// release forgets r, whose item has settled.
+func (ss *session[T]) release(r *receipt) {
+	ss.mu.Lock()
+	delete(ss.held, r)
+	ss.idleLocked()
+	ss.mu.Unlock()
+}
+
+// generated records that the generator has returned.
+func (ss *session[T]) generated() {
+	ss.mu.Lock()
+	ss.genDone = true
+	ss.idleLocked()
+	ss.mu.Unlock()
+}
+
+func (ss *session[T]) idleLocked() {
+	if ss.genDone && len(ss.held) == 0 && !ss.closed {
+		ss.closed = true
+		close(ss.idle)
+	}
+}
+
+// keepAlive reports the held messages in progress, so that the server does
+// not deliver them to another worker while this one still works on them,
+// until the run stops or nothing is held any more after the generator
+// returned.
+func (ss *session[T]) keepAlive(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond) // until the consumer is bound
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ss.idle:
+			return nil
+		case <-t.C:
+		}
+		every := time.Duration(ss.every.Load())
+		if every == 0 {
+			continue
+		}
+		t.Reset(every)
+		for _, r := range ss.heldSince(time.Now().Add(-every)) {
+			_ = r.msg.InProgress() // fails only if the item has just settled, or the connection is gone
+		}
+	}
+}
+
+// heldSince returns the messages held since before t.
+func (ss *session[T]) heldSince(t time.Time) []*receipt {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	var rs []*receipt
+	for r := range ss.held {
+		if r.since.Before(t) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// end gives back what the run still held when it stopped, so that another
+// worker gets it at once, flushes the acknowledgements to the server, and
+// logs what became of the run's messages.
+func (ss *session[T]) end(error) {
+	ss.mu.Lock()
+	held := make([]*receipt, 0, len(ss.held))
+	for r := range ss.held {
+		held = append(held, r)
+	}
+	ss.mu.Unlock()
+	for _, r := range held {
+		r.Settle(flow.Failed, 0)
+		ss.tally.abandoned.Add(1)
+	}
+	if err := ss.src.js.Conn().FlushTimeout(5 * time.Second); err != nil {
+		ss.sc.Logger.Warn("flushing acknowledgements to the NATS server: "+err.Error()+"; the server will deliver the unacknowledged messages again", zap.Error(err))
+	}
+	ss.tally.log(ss.sc.Logger)
+}
