@@ -1,0 +1,185 @@
+// Package jetstream is a sink that publishes items to a NATS JetStream
+// stream. It publishes asynchronously, with a bounded number of publishes
+// awaiting the server's acknowledgement, and counts an item as done (and
+// acknowledges the source messages it came from, see source/jetstream) only
+// once the server has confirmed that the stream stored it.
+//
+// A publish the server does not confirm (an error, or no answer within
+// AckTimeout) is a failure of that item under the pipeline's error policy,
+// as for any stage: fail fast by default, or retried (published again,
+// synchronously), skipped or dead-lettered. It is never dropped silently.
+//
+// With MsgID, each message carries a Nats-Msg-Id header, and the stream
+// stores only the first of messages with the same id within its
+// deduplication window (Duplicates, 2 minutes by default): a worker that
+// publishes an item again after a crash then adds nothing.
+package jetstream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/sink"
+)
+
+// Sink is a sink of T items published to a JetStream stream.
+type Sink[T any] struct {
+	name    string
+	invalid string
+	js      natsjs.JetStream
+	subject func(T) string
+	// subjectSet says the Subject option replaced New's subject.
+	subjectSet bool
+	encode     func(T) ([]byte, error)
+	msgID      func(T) string
+	pending    int
+	timeout    time.Duration
+}
+
+var _ sink.Sink = (*Sink[int])(nil)
+
+// New makes a sink publishing each item to subject, which a stream must
+// capture, encoded as JSON unless Encoder says otherwise. Bad arguments make
+// a pipeline that reports them before anything starts (CodeInvalid).
+func New[T any](js natsjs.JetStream, subject string, opts ...Option[T]) *Sink[T] {
+	s := &Sink[T]{name: "jetstream", js: js, subject: func(T) string { return subject },
+		encode: encodeJSON[T], pending: 256, timeout: 10 * time.Second}
+	for _, o := range opts {
+		if o != nil {
+			o(s)
+		}
+	}
+	switch {
+	case s.invalid != "":
+	case js == nil:
+		s.invalid = "nil JetStream"
+	case subject == "" && !s.subjectSet:
+		s.invalid = "no subject"
+	}
+	return s
+}
+
+// Option configures a Sink of T items.
+type Option[T any] func(*Sink[T])
+
+// Encoder sets how an item becomes a message's data: JSON by default. An
+// encoding error is a failure of the item under the error policy.
+func Encoder[T any](f func(T) ([]byte, error)) Option[T] {
+	return func(s *Sink[T]) {
+		if f == nil {
+			s.invalid = "nil encoder"
+		}
+		s.encode = f
+	}
+}
+
+// Subject publishes each item to the subject f gives it, in place of the
+// subject given to New, which may then be "".
+func Subject[T any](f func(T) string) Option[T] {
+	return func(s *Sink[T]) {
+		if f == nil {
+			s.invalid = "nil subject function"
+		}
+		s.subject, s.subjectSet = f, true
+	}
+}
+
+// MsgID gives each message the Nats-Msg-Id f gives its item, so that the
+// stream stores an item published twice (by a worker that died before it
+// acknowledged its input, and the worker that got the input next) once.
+func MsgID[T any](f func(T) string) Option[T] {
+	return func(s *Sink[T]) {
+		if f == nil {
+			s.invalid = "nil message id function"
+		}
+		s.msgID = f
+	}
+}
+
+// MaxPending sets how many publishes may await the server's confirmation:
+// 256 by default. When they are all awaited, the sink waits for the oldest,
+// which holds the stages before it back. Keep it below the JetStream
+// context's own limit (natsjs.WithPublishAsyncMaxPending, 4000 by default),
+// past which a publish stalls and fails.
+func MaxPending[T any](n int) Option[T] {
+	return func(s *Sink[T]) {
+		if n < 1 {
+			s.invalid = fmt.Sprintf("max pending must be >= 1, got %d", n)
+		}
+		s.pending = n
+	}
+}
+
+// AckTimeout sets how long a publish may wait for the server's
+// confirmation before it counts as failed: 10s by default.
+func AckTimeout[T any](d time.Duration) Option[T] {
+	return func(s *Sink[T]) {
+		if d <= 0 {
+			s.invalid = fmt.Sprintf("ack timeout must be > 0, got %v", d)
+		}
+		s.timeout = d
+	}
+}
+
+// Named returns a copy of the sink named name in errors and logs.
+func (s *Sink[T]) Named(name string) *Sink[T] {
+	c := *s
+	c.name = name
+	return &c
+}
+
+// Name returns the sink's name; "jetstream" unless set with Named.
+func (s *Sink[T]) Name() string { return s.name }
+
+// In returns the type of the items the sink takes.
+func (s *Sink[T]) In() reflect.Type { return flow.TypeOf[T]() }
+
+// Err says why the sink cannot run, or returns nil.
+func (s *Sink[T]) Err() error {
+	if s.invalid == "" {
+		return nil
+	}
+	return &flow.BuildError{Stage: s.name, Reason: s.invalid}
+}
+
+// Attach returns the Port that feeds the sink, and registers the goroutine
+// that awaits the server's confirmations. It is called by the pipeline.
+func (s *Sink[T]) Attach(sc *flow.Scope) (any, error) {
+	if s.invalid != "" {
+		return nil, sc.Invalid(s.invalid)
+	}
+	g, err := flow.NewGuard[T](sc, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &port[T]{s: s, g: g, done: sc.Run.Tally(flow.Done), inflight: make(chan publish[T], s.pending), confirmed: make(chan struct{})}
+	sc.Go(p.confirm)
+	return flow.Metered[T](sc, p), nil
+}
+
+// message builds the message of item v.
+func (s *Sink[T]) message(v T) (*nats.Msg, error) {
+	data, err := s.encode(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	m := nats.NewMsg(s.subject(v))
+	m.Data = data
+	if s.msgID != nil {
+		m.Header.Set(natsjs.MsgIDHeader, s.msgID(v))
+	}
+	return m, nil
+}
+
+func encodeJSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
+
+// errNotConfirmed is the error of a publish the server did not confirm in
+// time.
+var errNotConfirmed = errors.New("the server did not confirm the publish in time")
