@@ -3,7 +3,6 @@ package jetstream
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -116,8 +115,8 @@ func (ss *session[T]) empty(ctx context.Context, cons natsjs.Consumer) (bool, er
 	return info.NumPending == 0 && info.NumAckPending <= held, nil
 }
 
-// fail is the error of the source when its consumer fails.
+// fail is the error of the source when its consumer fails, labelled
+// "STREAM/consumer".
 func (ss *session[T]) fail(err error) error {
-	return &flow.Error{Stage: ss.sc.Name, Index: ss.sc.Index,
-		Label: fmt.Sprintf("consumer %q of stream %q", ss.src.consumer, ss.src.stream), Err: err}
+	return &flow.Error{Stage: ss.sc.Name, Index: ss.sc.Index, Label: ss.src.stream + "/" + ss.src.consumer, Err: err}
 }

@@ -83,7 +83,7 @@ func (ss *session[T]) giveBackArrived() {
 
 // hold records m as held until its item settles.
 func (ss *session[T]) hold(m natsjs.Msg) *receipt {
-	r := &receipt{msg: m, release: ss.release, tally: &ss.tally, since: time.Now()}
+	r := &receipt{msg: m, n: 1, release: ss.release, tally: &ss.tally, since: time.Now()}
 	if md, err := m.Metadata(); err == nil {
 		r.n = int(md.NumDelivered)
 		r.last = ss.maxDeliver > 0 && r.n >= ss.maxDeliver

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -22,7 +23,7 @@ func TestEveryItemReachesTheSinkAndTheQueueEmpties(t *testing.T) {
 			q := newQueue(t, natsjs.ConsumerConfig{}, ints(200)...)
 			var mu sync.Mutex
 			var got []int
-			status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty(), jetstream.FetchBatch(16))).
+			status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty(), jetstream.FetchBatch(16), jetstream.MaxWait(100*time.Millisecond))).
 				ParMap(workers, stage.Func(func(_ context.Context, v int) (int, error) { return v, nil }), order...).
 				Batch(7).
 				Sink(sink.Func(func(_ context.Context, vs []int) error {
@@ -47,7 +48,7 @@ func TestEveryItemReachesTheSinkAndTheQueueEmpties(t *testing.T) {
 func TestFilteredAndFlatMappedItemsAreAcknowledged(t *testing.T) {
 	q := newQueue(t, natsjs.ConsumerConfig{}, ints(60)...)
 	var n int
-	status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty())).
+	status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond))).
 		Filter(func(v int) bool { return v%3 != 0 }).
 		FlatMap(stage.Flat(func(_ context.Context, v int) ([]int, error) { return make([]int, v%4), nil })).
 		Sink(sink.Func(func(context.Context, int) error { n++; return nil })).Run(testCtx(t))
