@@ -66,9 +66,10 @@ func (ss *session[T]) bind(ctx context.Context) (natsjs.Consumer, error) {
 	return cons, nil
 }
 
-// pull fetches one batch and hands its messages over as they arrive, or
-// gives them back once the source is stopping. It returns how many
-// messages arrived.
+// pull fetches one batch and hands its messages over, or gives them back
+// once the source is stopping. It returns how many messages arrived. Each
+// message is held the moment it arrives, even while the generator has no
+// room for it, so that keepAlive covers it.
 //
 // The pull runs its course (MaxWait at most) even when the run stops hard:
 // the server does not cancel a pull request, and would count the messages
@@ -82,17 +83,34 @@ func (ss *session[T]) pull(ctx, stopping context.Context, cons natsjs.Consumer) 
 		return 0, err
 	}
 	got := 0
-	for m := range batch.Messages() {
-		got++
-		r := ss.hold(m)
-		if stopping.Err() != nil {
-			r.giveBack()
-			continue
+	msgs, stop := batch.Messages(), stopping.Done()
+	var queue []*receipt // held, not yet handed over
+	for msgs != nil || (len(queue) > 0 && stop != nil) {
+		var out chan<- *receipt
+		var next *receipt
+		if len(queue) > 0 {
+			out, next = ss.arrived, queue[0]
 		}
 		select {
-		case ss.arrived <- r:
-		case <-ctx.Done():
-			r.giveBack()
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			got++
+			r := ss.hold(m)
+			if stop == nil {
+				r.giveBack()
+				continue
+			}
+			queue = append(queue, r)
+		case out <- next:
+			queue = queue[1:]
+		case <-stop:
+			for _, r := range queue {
+				r.giveBack()
+			}
+			queue, stop = nil, nil
 		}
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
