@@ -86,12 +86,13 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &port[T]{g: g, push: s.push, flush: s.flush, done: sc.Run.Tally(flow.Done)}
+	done := sc.Run.Tally(flow.Done)
+	push, flush := s.push, s.flush
 	if s.open != nil {
-		p.push, p.flush = s.attachWriter(sc, p)
+		push, flush = s.attachWriter(sc, done)
 	}
-	p.call = func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, p.push(ctx, v) }
-	return flow.Metered[T](sc, p), nil
+	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
+	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: flush, done: done}), nil
 }
 
 type port[T any] struct {
@@ -102,20 +103,6 @@ type port[T any] struct {
 	n     int64
 	push  func(context.Context, T) error
 	ts    []flow.Tag // PushRun's accepted items' tags, when the run has any
-	// uncommitted, in a New sink, holds the tags of written items that
-	// carry receipts until the Writer commits; nil in other sinks.
-	uncommitted *[]flow.Tag
-}
-
-// accepted settles t as done, or, in a New sink, holds it until the
-// Writer commits if its source must learn of it (a receipt): written is
-// not yet stored.
-func (p *port[T]) accepted(t flow.Tag) {
-	if p.uncommitted != nil && t.Tracked() {
-		*p.uncommitted = append(*p.uncommitted, t)
-		return
-	}
-	p.done.Settle(t)
 }
 
 // Push takes one item through flow.Call and the call adapter. Handing it to
@@ -127,7 +114,7 @@ func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	if _, ok, err := flow.Call(ctx, p.g, idx, v, t, p.call); !ok {
 		return err
 	}
-	p.accepted(t)
+	p.done.Settle(t)
 	return nil
 }
 
@@ -145,7 +132,7 @@ func (p *port[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
 		p.done.Add(int64(n)) // each stands for one source item
 	} else {
 		for _, t := range outTs {
-			p.accepted(t)
+			p.done.Settle(t)
 		}
 	}
 	p.ts = outTs[:0]

@@ -38,17 +38,16 @@ type writing[T any] struct {
 	open      func(ctx context.Context) (Writer[T], error)
 	w         Writer[T]
 	committed bool
-	// uncommitted holds the tags of written items whose source must learn
-	// that they are stored (receipts) until Commit: an aborted run never
-	// settles them, so their sources deliver them again.
-	uncommitted []flow.Tag
 }
 
 // attachWriter returns the push and flush functions of a New sink's run,
-// and registers the Abort of a run that does not commit.
-func (s *Of[T]) attachWriter(sc *flow.Scope, p *port[T]) (push func(context.Context, T) error, flush func(context.Context) error) {
+// and registers the Abort of a run that does not commit. The sink's tally
+// holds the tags of items whose source must learn that they are stored
+// (receipts) until the Writer commits: an aborted run never settles them,
+// so their sources deliver them again.
+func (s *Of[T]) attachWriter(sc *flow.Scope, done *flow.Tally) (push func(context.Context, T) error, flush func(context.Context) error) {
 	st := &writing[T]{open: s.open}
-	p.uncommitted = &st.uncommitted
+	done.HoldTracked()
 	sc.Run.OnEnd(func(error) {
 		if st.w != nil && !st.committed {
 			if err := st.w.Abort(); err != nil {
@@ -70,10 +69,7 @@ func (s *Of[T]) attachWriter(sc *flow.Scope, p *port[T]) (push func(context.Cont
 			return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "commit", Err: err}
 		}
 		st.committed = true
-		for _, t := range st.uncommitted {
-			p.done.Settle(t)
-		}
-		st.uncommitted = nil
+		done.SettleHeld()
 		return nil
 	}
 	return push, flush

@@ -18,6 +18,10 @@ type Tally struct {
 	dst   *atomic.Int64
 	n     int64
 	every int64 // tallyEvery, or 1 when the run is watched live
+	// holding makes Settle keep tracked tags (Tag.Tracked) in held rather
+	// than settle them, until SettleHeld.
+	holding bool
+	held    []Tag
 }
 
 // Tally returns a tally of the source items that reach outcome o.
@@ -56,10 +60,27 @@ func (r *Run) tallyEvery() int64 {
 // run's slower path.
 func (t *Tally) Settle(tag Tag) {
 	if len(tag.gs) > 0 {
+		if t.holding {
+			t.held = append(t.held, tag)
+			return
+		}
 		t.run.Settle(tag, t.o)
 		return
 	}
 	t.Add(tag.n)
+}
+
+// HoldTracked makes Settle hold the tags of items with receipts, and of
+// FlatMap children, until SettleHeld: a sink whose writes are stored only
+// when it commits settles them then.
+func (t *Tally) HoldTracked() { t.holding = true }
+
+// SettleHeld settles the tags Settle has held.
+func (t *Tally) SettleHeld() {
+	for _, tag := range t.held {
+		t.run.Settle(tag, t.o)
+	}
+	t.held = nil
 }
 
 func (t *Tally) flush() {
