@@ -127,11 +127,7 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	var n int64
 	var pushErr error
 	stopped := false // yield said false: the generator must return, and what it returns is ignored
-	emit := func(v T, t flow.Tag) bool {
-		if stopped || ctx.Err() != nil {
-			stopped = true
-			return false
-		}
+	push := func(v T, t flow.Tag) bool {
 		// v is already taken from the generator (a channel source has
 		// received it), so it is emitted even if a drain has just begun.
 		in.Add(1)
@@ -147,7 +143,24 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		}
 		return true
 	}
-	genErr := s.generate(genCtx, emit)
+	yield := func(v T) bool {
+		if stopped || ctx.Err() != nil {
+			stopped = true
+			return false
+		}
+		return push(v, flow.One())
+	}
+	emit := func(v T, r Receipt) bool {
+		if stopped || ctx.Err() != nil {
+			stopped = true
+			return false
+		}
+		if r == nil {
+			return push(v, flow.One())
+		}
+		return push(v, flow.WithReceipt(r))
+	}
+	genErr := s.generate(genCtx, yield, emit)
 	switch {
 	case pushErr != nil:
 		return pushErr
@@ -163,21 +176,16 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	return down.Close(ctx)
 }
 
-// generate calls the generator, turning a panic into an error. Its items
-// go to emit, tagged One or with their receipts.
-func (s *Of[T]) generate(ctx context.Context, emit func(T, flow.Tag) bool) (err error) {
+// generate calls the generator, turning a panic into an error: Func's with
+// yield, WithReceipts' with emit.
+func (s *Of[T]) generate(ctx context.Context, yield func(T) bool, emit func(T, Receipt) bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = flow.NewPanicError(r)
 		}
 	}()
 	if s.genR != nil {
-		return s.genR(ctx, func(v T, r Receipt) bool {
-			if r == nil {
-				return emit(v, flow.One())
-			}
-			return emit(v, flow.WithReceipt(r))
-		})
+		return s.genR(ctx, emit)
 	}
-	return s.gen(ctx, func(v T) bool { return emit(v, flow.One()) })
+	return s.gen(ctx, yield)
 }
