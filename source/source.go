@@ -1,6 +1,7 @@
 // Package source holds where a pipeline's items come from: a generator
 // function (the seed's build_items), a slice, an iter.Seq or iter.Seq2, a
-// channel.
+// channel, several sources merged; and WithReceipts, the generator of a
+// queue that must learn how each item left the pipeline (source/jetstream).
 //
 // A source runs in its own goroutine, started and awaited by the run. It
 // stops early when the run fails or is cancelled, and when the run is
