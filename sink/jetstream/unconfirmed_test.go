@@ -1,0 +1,206 @@
+package jetstream_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-go/conveyor/pipeline"
+	"github.com/conveyor-go/conveyor/sink/jetstream"
+	"github.com/conveyor-go/conveyor/source"
+	"github.com/conveyor-go/conveyor/stage"
+)
+
+func TestUncapturedSubject(t *testing.T) {
+	oneNowhere := jetstream.Subject(func(v item) string {
+		if v.ID == 5 {
+			return "nowhere.5"
+		}
+		return "out.x"
+	})
+
+	t.Run("fail fast: the run fails naming the subject", func(t *testing.T) {
+		e := start(t)
+		e.stream()
+
+		st := pipeline.New(source.Slice(items(4))).Sink(jetstream.New[item](e.js, "nowhere.x")).Run(t.Context())
+
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.ErrorIs(t, st.Err, natsjs.ErrNoStreamResponse)
+		assert.Contains(t, st.Message, `"nowhere.x"`)
+		assert.Equal(t, "jetstream", st.Stage)
+		assert.Equal(t, "#0", st.Target)
+		assert.Zero(t, st.Counts.Done)
+		assert.Equal(t, int64(1), st.Counts.Failed)
+		assert.Equal(t, int64(3), st.Counts.Abandoned, "%+v", st.Counts)
+	})
+
+	t.Run("fail fast: the items confirmed before the failing one are done, no more", func(t *testing.T) {
+		e := start(t)
+		s := e.stream()
+		rs := receipts(10, 1, false)
+
+		st := pipeline.New(withReceipts(items(10), rs, nil)).Sink(jetstream.New(e.js, "out.x", oneNowhere)).Run(t.Context())
+
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.Contains(t, st.Message, `"nowhere.5"`)
+		assert.Equal(t, "#5", st.Target)
+		// Confirmations are awaited in order: 0..4 were confirmed before 5
+		// failed, and 6..9, published or not, were abandoned.
+		assert.Equal(t, int64(5), st.Counts.Done)
+		assert.Equal(t, int64(1), st.Counts.Failed)
+		assert.Equal(t, int64(4), st.Counts.Abandoned)
+		for i, r := range rs {
+			outcomes, _, _ := r.record()
+			switch {
+			case i < 5:
+				assert.Equal(t, []source.Outcome{source.Done}, outcomes, "item %d", i)
+			case i == 5:
+				assert.Equal(t, []source.Outcome{source.Failed}, outcomes, "item %d", i)
+			default:
+				assert.Empty(t, outcomes, "item %d: abandoned items are not settled", i)
+			}
+		}
+		got := e.storedItems(s)
+		require.GreaterOrEqual(t, len(got), 5)
+		assert.Equal(t, items(5), got[:5])
+		for _, v := range got {
+			assert.NotEqual(t, 5, v.ID)
+		}
+	})
+
+	t.Run("skip: every item counts as skipped", func(t *testing.T) {
+		e := start(t)
+		s := e.stream()
+
+		st := pipeline.New(source.Slice(items(5)), pipeline.OnError(stage.Skip())).
+			Sink(jetstream.New[item](e.js, "nowhere.x")).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(5), st.Counts.Skipped)
+		assert.Zero(t, st.Counts.Done)
+		assert.Empty(t, e.stored(s))
+	})
+
+	t.Run("skip: the one item is skipped and the others stored", func(t *testing.T) {
+		e := start(t)
+		s := e.stream()
+
+		st := pipeline.New(source.Slice(items(10)), pipeline.OnError(stage.Skip())).
+			Sink(jetstream.New(e.js, "out.x", oneNowhere)).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(9), st.Counts.Done)
+		assert.Equal(t, int64(1), st.Counts.Skipped)
+		want := append(items(5), items(10)[6:]...)
+		assert.Equal(t, want, e.storedItems(s))
+	})
+
+	t.Run("retry: it publishes again, synchronously, then falls back", func(t *testing.T) {
+		e := start(t)
+		e.stream()
+		w := &wrappedJS{JetStream: e.js}
+
+		st := pipeline.New(source.Slice(items(2)), pipeline.OnError(stage.Retry(2, time.Millisecond, 2*time.Millisecond).Then(stage.Skip()))).
+			Sink(jetstream.New[item](w, "nowhere.x")).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(2), st.Counts.Skipped)
+		assert.Equal(t, int64(2), st.Counts.Retried)
+		assert.Equal(t, int64(2), w.syncs.Load(), "one synchronous republish per item")
+	})
+}
+
+func TestAckTimeout(t *testing.T) {
+	t.Run("each publish's timeout runs from its own publish, not after the one before", func(t *testing.T) {
+		e := start(t)
+		e.void()
+		const timeout = 200 * time.Millisecond
+		st := pipeline.New(source.Slice(items(20)), pipeline.OnError(stage.Skip())).
+			Sink(jetstream.New(e.js, "void.x", jetstream.AckTimeout[item](timeout))).Run(t.Context())
+		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
+		assert.Equal(t, int64(20), st.Counts.Skipped)
+		// One after another, the timeouts would take 20 x 200ms = 4s.
+		assert.Less(t, st.Duration, 10*timeout, "the 20 publishes wait together")
+	})
+	t.Run("fail fast: a publish left unconfirmed fails the run naming the subject", func(t *testing.T) {
+		e := start(t)
+		e.stream()
+		received := e.void()
+		const timeout = 100 * time.Millisecond
+
+		st := pipeline.New(source.Slice(items(3))).
+			Sink(jetstream.New(e.js, "void.x", jetstream.AckTimeout[item](timeout))).Run(t.Context())
+
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.Contains(t, st.Message, `"void.x"`)
+		assert.Contains(t, st.Message, "did not confirm")
+		assert.Equal(t, "jetstream", st.Stage)
+		assert.Equal(t, "#0", st.Target)
+		assert.Zero(t, st.Counts.Done)
+		assert.Equal(t, int64(1), st.Counts.Failed)
+		assert.GreaterOrEqual(t, st.Duration, timeout, "the sink waited its AckTimeout")
+		// void.x never answers: every message published is still pending
+		// in the client, and was delivered to the subscriber.
+		published := e.js.PublishAsyncPending()
+		assert.GreaterOrEqual(t, published, 1)
+		assert.Equal(t, int64(published), received(), "the messages were delivered, just never confirmed")
+	})
+
+	t.Run("retry: each item is published again once, synchronously, then skipped", func(t *testing.T) {
+		e := start(t)
+		e.stream()
+		received := e.void()
+		w := &wrappedJS{JetStream: e.js}
+
+		st := pipeline.New(source.Slice(items(2)), pipeline.OnError(stage.Retry(2, time.Millisecond, 2*time.Millisecond).Then(stage.Skip()))).
+			Sink(jetstream.New(w, "void.x", jetstream.AckTimeout[item](50*time.Millisecond))).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(2), st.Counts.Skipped)
+		assert.Zero(t, st.Counts.Done)
+		assert.Equal(t, int64(2), st.Counts.Retried)
+		assert.Equal(t, int64(2), w.syncs.Load())
+		assert.Equal(t, int64(4), received(), "2 async publishes and 2 synchronous republishes")
+	})
+
+	t.Run("retry after a lost confirmation: with MsgID the item is stored once", func(t *testing.T) {
+		e := start(t)
+		s := e.stream()
+		w := &wrappedJS{JetStream: e.js, lose: func(m *nats.Msg) bool { return m.Header.Get(natsjs.MsgIDHeader) == "3" }}
+		snk := jetstream.New(w, "out.x", jetstream.AckTimeout[item](100*time.Millisecond),
+			jetstream.MsgID(func(v item) string { return strconv.Itoa(v.ID) }))
+
+		st := pipeline.New(source.Slice(items(10)), pipeline.OnError(stage.Retry(3, time.Millisecond, 2*time.Millisecond))).
+			Sink(snk).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(10), st.Counts.Done)
+		assert.Equal(t, int64(1), st.Counts.Retried)
+		assert.Equal(t, int64(1), w.syncs.Load())
+		assert.ElementsMatch(t, items(10), e.storedItems(s), "each item once")
+	})
+
+	t.Run("retry after a lost confirmation: without MsgID the item is stored twice", func(t *testing.T) {
+		e := start(t)
+		s := e.stream()
+		w := &wrappedJS{JetStream: e.js, lose: func(m *nats.Msg) bool {
+			var v item
+			return json.Unmarshal(m.Data, &v) == nil && v.ID == 3
+		}}
+		snk := jetstream.New(w, "out.x", jetstream.AckTimeout[item](100*time.Millisecond))
+
+		st := pipeline.New(source.Slice(items(10)), pipeline.OnError(stage.Retry(3, time.Millisecond, 2*time.Millisecond))).
+			Sink(snk).Run(t.Context())
+
+		require.True(t, st.OK(), st.Message)
+		assert.Equal(t, int64(10), st.Counts.Done)
+		assert.ElementsMatch(t, append(items(10), items(10)[3]), e.storedItems(s))
+	})
+}
