@@ -60,10 +60,6 @@ func (t Tag) Delivery() (n int, last, ok bool) {
 	return n, last, true
 }
 
-// Tracked reports whether settling t does more than count source items:
-// it stands for items with receipts, or for FlatMap children.
-func (t Tag) Tracked() bool { return len(t.gs) > 0 }
-
 // Requeue settles t as Requeued: its receipts tell their sources to deliver
 // the items again after the delay.
 func (r *Run) Requeue(t Tag, after time.Duration) { r.settle(t, Requeued, after) }

@@ -18,8 +18,8 @@ type Tally struct {
 	dst   *atomic.Int64
 	n     int64
 	every int64 // tallyEvery, or 1 when the run is watched live
-	// holding makes Settle keep tracked tags (Tag.Tracked) in held rather
-	// than settle them, until SettleHeld.
+	// holding makes Settle keep the tags of items with receipts, and of
+	// FlatMap children, in held rather than settle them, until SettleHeld.
 	holding bool
 	held    []Tag
 }
