@@ -84,9 +84,22 @@ func (p *port[T]) publishSync(ctx context.Context, v T) (struct{}, error) {
 func (p *port[T]) confirm(ctx context.Context) error {
 	timer := time.NewTimer(p.s.timeout)
 	defer timer.Stop()
-	for pub := range p.inflight {
+	for {
+		var pub publish[T]
+		var more bool
+		select {
+		case pub, more = <-p.inflight:
+		case <-ctx.Done(): // the run failed or stopped: Close will not come
+			p.settleConfirmed()
+			return ctx.Err()
+		}
+		if !more {
+			break
+		}
 		err := p.await(ctx, pub, timer)
 		if ctx.Err() != nil {
+			p.settleIfConfirmed(pub)
+			p.settleConfirmed()
 			return ctx.Err()
 		}
 		if err != nil {
@@ -103,6 +116,31 @@ func (p *port[T]) confirm(ctx context.Context) error {
 	}
 	close(p.confirmed)
 	return nil
+}
+
+// settleConfirmed settles, once the run has stopped, the items whose
+// publish the server has confirmed already, so that their sources do not
+// deliver them again; the others are abandoned.
+func (p *port[T]) settleConfirmed() {
+	for {
+		select {
+		case pub, more := <-p.inflight:
+			if !more {
+				return
+			}
+			p.settleIfConfirmed(pub)
+		default:
+			return
+		}
+	}
+}
+
+func (p *port[T]) settleIfConfirmed(pub publish[T]) {
+	select {
+	case <-pub.ack.Ok():
+		p.done.Settle(pub.t)
+	default:
+	}
 }
 
 // await waits for the server's answer to pub until its deadline. An answer

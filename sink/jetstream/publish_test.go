@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -205,5 +206,35 @@ func TestUpstreamWorkers(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestAFailureUpstreamStopsTheSink(t *testing.T) {
+	for _, failAt := range []int{0, 50} {
+		t.Run(fmt.Sprintf("failing item %d", failAt), func(t *testing.T) {
+			e := start(t)
+			s := e.stream()
+			done := make(chan pipeline.ExitStatus, 1)
+			go func() {
+				done <- pipeline.New(source.Slice(items(100))).
+					Map(stage.Func(func(_ context.Context, v item) (item, error) {
+						if v.ID == failAt {
+							return v, errors.New("boom")
+						}
+						return v, nil
+					})).
+					Sink(jetstream.New[item](e.js, "out.x")).Run(t.Context())
+			}()
+			var st pipeline.ExitStatus
+			select {
+			case st = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the run did not return: the sink waits for a Close that a failed run never sends")
+			}
+			require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+			assert.Equal(t, int64(1), st.Counts.Failed)
+			assert.Equal(t, st.Counts.In, st.Counts.Done+st.Counts.Failed+st.Counts.Abandoned)
+			assert.LessOrEqual(t, st.Counts.Done, int64(len(e.storedItems(s))), "done only once stored")
+		})
 	}
 }

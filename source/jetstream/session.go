@@ -170,7 +170,7 @@ func (ss *session[T]) end(error) {
 	}
 	ss.mu.Unlock()
 	for _, r := range held {
-		r.Settle(flow.Failed, 0)
+		r.giveBack()
 		ss.tally.abandoned.Add(1)
 	}
 	if err := ss.src.js.Conn().FlushTimeout(5 * time.Second); err != nil {
