@@ -212,6 +212,7 @@ func (c *coordinator) progress(ctx context.Context, total int) {
 // ended. It is safe to call again: it then only returns the exits.
 func (c *coordinator) stopWorkers() []workerExit {
 	for _, p := range c.procs {
+		p.started(drainTimeout)
 		p.signal(syscall.SIGTERM)
 	}
 	exits := make([]workerExit, 0, len(c.procs))

@@ -27,7 +27,7 @@ type proc struct {
 // startProc starts cmd as the worker named name, with its stdout and
 // stderr written to out, each line prefixed with [name].
 func startProc(name string, cmd *exec.Cmd, out io.Writer) (*proc, error) {
-	p := &proc{name: name, cmd: cmd, out: &prefixWriter{prefix: "[" + name + "] ", w: out}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &prefixWriter{prefix: "[" + name + "] ", w: out, spoke: make(chan struct{})}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -50,6 +50,19 @@ func (p *proc) exited() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// started waits, up to timeout, until the worker has written its first
+// line: it writes none before it has taken SIGINT and SIGTERM over, and
+// until then either would kill it rather than drain it.
+func (p *proc) started(timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.out.spoke:
+	case <-p.done:
+	case <-t.C:
 	}
 }
 
@@ -93,7 +106,8 @@ type prefixWriter struct {
 	prefix string
 	w      io.Writer
 	mu     sync.Mutex
-	part   []byte // the start of a line not yet ended
+	part   []byte        // the start of a line not yet ended
+	spoke  chan struct{} // closed at the first line
 }
 
 // outMu serializes the lines of all prefixWriters, and the coordinator's.
@@ -127,6 +141,11 @@ func (pw *prefixWriter) flush() {
 }
 
 func (pw *prefixWriter) line(l []byte) {
+	select {
+	case <-pw.spoke:
+	default:
+		close(pw.spoke)
+	}
 	outMu.Lock()
 	defer outMu.Unlock()
 	_, _ = io.WriteString(pw.w, pw.prefix)
