@@ -192,13 +192,15 @@ func TestASlowItemKeepsItsMessageFromRedelivery(t *testing.T) {
 	// Item 0 takes over three AckWaits in a Map fused to the source, so the
 	// messages behind it wait: 3 in the hand-over to the generator (its
 	// room is FetchBatch), and the next pull's beyond it.
-	q := newQueue(t, natsjs.ConsumerConfig{AckWait: 300 * time.Millisecond}, ints(8)...)
+	// A keep-alive every 50ms leaves a late tick 500ms of margin on a
+	// loaded machine.
+	q := newQueue(t, natsjs.ConsumerConfig{AckWait: 600 * time.Millisecond}, ints(8)...)
 	var got []job
 	status := pipeline.New(jetstream.New[job](q.js, "WORK", "workers", jobs, jetstream.FetchBatch(4),
-		jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond))).
+		jetstream.KeepAlive(50*time.Millisecond), jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond))).
 		Map(stage.Func(func(_ context.Context, j job) (job, error) {
 			if j.V == 0 {
-				time.Sleep(time.Second)
+				time.Sleep(2 * time.Second)
 			}
 			return j, nil
 		})).
