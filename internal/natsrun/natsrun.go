@@ -7,6 +7,7 @@ package natsrun
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,10 +20,15 @@ type Server struct {
 
 // Start starts a server with JetStream on, storing streams in dir, and
 // waits until it takes connections.
-func Start(dir string) (*Server, error) {
+func Start(dir string) (*Server, error) { return StartAt(dir, server.RANDOM_PORT) }
+
+// StartAt is Start on a given port: a server started again on the port
+// and the directory of one stopped is the same server to its clients, who
+// reconnect to it and find its streams.
+func StartAt(dir string, port int) (*Server, error) {
 	opts := &server.Options{
 		Host:      "127.0.0.1",
-		Port:      server.RANDOM_PORT,
+		Port:      port,
 		JetStream: true,
 		StoreDir:  dir,
 		NoLog:     true,
@@ -43,6 +49,9 @@ func Start(dir string) (*Server, error) {
 
 // URL is the address clients connect to, nats://127.0.0.1:port.
 func (s *Server) URL() string { return s.srv.ClientURL() }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int { return s.srv.Addr().(*net.TCPAddr).Port }
 
 // Stop shuts the server down and waits until all its goroutines are gone.
 func (s *Server) Stop() {
