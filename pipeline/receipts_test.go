@@ -746,3 +746,39 @@ func TestAWriterSinkSettlesReceiptsOnlyOnceItCommits(t *testing.T) {
 		}
 	}
 }
+
+func TestReceiptsThroughKeyByUnbatchAndReduce(t *testing.T) {
+	const n = 40
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("KeyBy with %d workers, then Batch and Unbatch", workers), func(t *testing.T) {
+			l := newLedger()
+			rs := newReceipts(n, 1, false, l.afterSink(one))
+			id := stage.Func(func(_ context.Context, v int) (int, error) { return v, nil })
+			st := runWithin(t, context.Background(), 30*time.Second,
+				pipeline.New(fromReceipts(rs, nil)).
+					Via(stage.KeyBy(workers, func(v int) int { return v % 3 }, id)).
+					Batch(6).Via(stage.Unbatch[int]()).
+					Sink(l.sink()))
+			require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
+			assert.Equal(t, pipeline.Counts{In: n, Done: n}, st.Counts)
+			settledOnce(t, rs, func(int) source.Outcome { return source.Done })
+		})
+	}
+	t.Run("Reduce settles every receipt once its one result is written", func(t *testing.T) {
+		var sum int
+		var sunk atomic.Bool
+		rs := newReceipts(n, 1, false, func(id int, o source.Outcome) error {
+			if !sunk.Load() {
+				return fmt.Errorf("item %d settled %v before the sum reached the sink", id, o)
+			}
+			return nil
+		})
+		st := runWithin(t, context.Background(), 30*time.Second,
+			pipeline.New(fromReceipts(rs, nil)).
+				Via(stage.Reduce(0, func(_ context.Context, acc, v int) (int, error) { return acc + v, nil })).
+				Sink(sink.Func(func(_ context.Context, v int) error { sum = v; sunk.Store(true); return nil })))
+		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
+		assert.Equal(t, n*(n-1)/2, sum)
+		settledOnce(t, rs, func(int) source.Outcome { return source.Done })
+	})
+}
