@@ -20,12 +20,14 @@ type Writer[T any] interface {
 
 // New makes a sink that opens a Writer for each run, when the first item
 // arrives or the input ends, whichever is first: a run that fails before
-// it opens nothing. Items with receipts (source/jetstream) are settled,
-// and their messages acknowledged, only once the Writer has committed:
-// with a source that never ends, such a sink holds them until the run is
-// drained, so choose a sink that stores each item or batch as it writes it
-// (sink.Func, sqlsink, sink/jetstream). A sink writing a file opens a temporary file there,
+// it opens nothing. A sink writing a file opens a temporary file there,
 // renames it into place on Commit and removes it on Abort.
+//
+// Items with receipts (source/jetstream) are settled, and their messages
+// acknowledged, only once the Writer has committed: with a source that
+// never ends, such a sink holds them until the run is drained, so choose a
+// sink that stores each item or batch as it writes it (sink.Func, sqlsink,
+// sink/jetstream).
 func New[T any](name string, open func(ctx context.Context) (Writer[T], error)) *Of[T] {
 	if open == nil {
 		return Invalid[T](name, "nil open function")
