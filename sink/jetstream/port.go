@@ -147,12 +147,8 @@ func (p *port[T]) settleIfConfirmed(pub publish[T]) {
 // that has come wins over a deadline that has passed: the confirmation of
 // a publish sent with a slow one may be read after both.
 func (p *port[T]) await(ctx context.Context, pub publish[T], timer *time.Timer) error {
-	select {
-	case <-pub.ack.Ok():
-		return nil
-	case err := <-pub.ack.Err():
+	if ok, err := answered(pub); ok {
 		return err
-	default:
 	}
 	timer.Reset(time.Until(pub.deadline))
 	select {
@@ -163,13 +159,22 @@ func (p *port[T]) await(ctx context.Context, pub publish[T], timer *time.Timer) 
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
-		select {
-		case <-pub.ack.Ok():
-			return nil
-		case err := <-pub.ack.Err():
+		if ok, err := answered(pub); ok {
 			return err
-		default:
-			return errNotConfirmed
 		}
+		return errNotConfirmed
+	}
+}
+
+// answered reports whether the server has answered pub, and its answer:
+// nil for a confirmation.
+func answered[T any](pub publish[T]) (ok bool, err error) {
+	select {
+	case <-pub.ack.Ok():
+		return true, nil
+	case err := <-pub.ack.Err():
+		return true, err
+	default:
+		return false, nil
 	}
 }
