@@ -1,17 +1,31 @@
 // Package sink holds where a pipeline's items go: a function called for
-// each item, a slice that collects them, a channel, or nowhere.
+// each item, a slice that collects them, a channel, or nowhere; and New,
+// the building block of sinks that write to an output opened per run.
 //
 // A sink runs in the goroutine of the stage before it and is never called
 // concurrently, so its function needs no lock. The source items an item
 // stands for count as done (ExitStatus.Counts.Done) once the sink has
-// accepted it without error; for a sink made with New, items whose source
-// must learn of their fate (source.Receipt) count once the Writer has
-// committed.
+// accepted it without error.
+//
+// Items whose source must learn of their fate (source.Receipt: a queue's
+// message, acknowledged then) settle when the sink has stored them: for
+// Func, as soon as the function returns nil; for a sink made with New,
+// after each Write of a Durable Writer, after each flush of a Flusher, and
+// otherwise when the Writer commits at the end of the input.
+//
+// At a crash (the process killed), the source delivers again every item
+// whose receipt had not settled, some of which the sink may already have
+// written: a Func sink's or a Durable Writer's items stored just before
+// the crash, a Flusher's items written out before their flush settled
+// them (by a flush under way, or by a full buffer). Delivery is at least once; a sink that must not store an item
+// twice dedups it by a key (sqlsink.Upsert) or an id (sink/jetstream's
+// MsgID).
 package sink
 
 import (
 	"context"
 	"reflect"
+	"time"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
 )
@@ -35,6 +49,7 @@ type Of[T any] struct {
 	push    func(ctx context.Context, v T) error
 	flush   func(ctx context.Context) error
 	open    func(ctx context.Context) (Writer[T], error) // New's sinks: a Writer per run
+	every   time.Duration                                // New's sinks: how often a Flusher flushes
 }
 
 var _ Sink = (*Of[int])(nil)
@@ -87,12 +102,12 @@ func (s *Of[T]) Attach(sc *flow.Scope) (any, error) {
 		return nil, err
 	}
 	done := sc.Run.Tally(flow.Done)
-	push, flush := s.push, s.flush
 	if s.open != nil {
-		push, flush = s.attachWriter(sc, done)
+		return flow.Metered[T](sc, s.attachWriter(sc, g, done)), nil
 	}
+	push := s.push
 	call := func(ctx context.Context, v T) (struct{}, error) { return struct{}{}, push(ctx, v) }
-	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: flush, done: done}), nil
+	return flow.Metered[T](sc, &port[T]{g: g, call: call, push: push, flush: s.flush, done: done}), nil
 }
 
 type port[T any] struct {

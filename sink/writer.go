@@ -3,8 +3,6 @@ package sink
 import (
 	"context"
 	"errors"
-
-	"github.com/conveyor-go/conveyor/internal/flow"
 )
 
 // Writer is what a sink made with New writes to in one run: it takes each
@@ -12,10 +10,37 @@ import (
 // finished or drained), or aborts it, when the run ended any other way (a
 // failure, a cancellation, a hard stop), so that a failed run leaves no
 // half-written output behind.
+//
+// When the sink settles the receipts of the items it wrote (source.Receipt:
+// a queue's message is acknowledged then) depends on what else the Writer
+// implements: at once after each Write if it is Durable, after each Flush
+// if it is a Flusher, and otherwise only once it has committed.
 type Writer[T any] interface {
 	Write(ctx context.Context, v T) error
 	Commit(ctx context.Context) error
 	Abort() error
+}
+
+// Durable is implemented by a Writer whose Write has stored its item for
+// good when it returns nil, as an SQL transaction that committed has:
+// Durable reports whether it has. The sink then settles each item's
+// receipt as soon as its Write returns nil, and Commit and Abort concern
+// only what is not an item (a Writer's connection, say).
+type Durable interface {
+	Durable() bool
+}
+
+// Flusher is implemented by a Writer that can hand on what it has written
+// so far before the input ends: a stream written through a buffer. The
+// sink calls Flush, from a goroutine of its own but never while it calls
+// Write or Commit, once the flush interval (FlushEvery) has passed since
+// the first item written after the last flush; so an item written is
+// flushed within an interval, whether the input goes on or goes idle.
+// Once Flush returns nil, the sink settles the receipts of the items
+// written before it. An error from Flush fails the run, as an error from
+// Commit does.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // New makes a sink that opens a Writer for each run, when the first item
@@ -24,66 +49,21 @@ type Writer[T any] interface {
 // renames it into place on Commit and removes it on Abort.
 //
 // Items with receipts (source/jetstream) are settled, and their messages
-// acknowledged, only once the Writer has committed: with a source that
-// never ends, such a sink holds them until the run is drained, so choose a
-// sink that stores each item or batch as it writes it (sink.Func, sqlsink,
-// sink/jetstream).
-func New[T any](name string, open func(ctx context.Context) (Writer[T], error)) *Of[T] {
+// acknowledged, when the Writer has stored them: after each Write for a
+// Durable Writer, after each Flush for a Flusher, and otherwise once the
+// Writer has committed. A Writer that is neither holds them until the run
+// is drained when its source never ends. A Writer that is not Durable is
+// never called concurrently; a Durable one neither, as it is never
+// flushed.
+func New[T any](name string, open func(ctx context.Context) (Writer[T], error), opts ...Option) *Of[T] {
 	if open == nil {
 		return Invalid[T](name, "nil open function")
 	}
-	return &Of[T]{name: name, open: open}
-}
-
-// writing is the state of a New sink in one run.
-type writing[T any] struct {
-	open      func(ctx context.Context) (Writer[T], error)
-	w         Writer[T]
-	committed bool
-}
-
-// attachWriter returns the push and flush functions of a New sink's run,
-// and registers the Abort of a run that does not commit. The sink's tally
-// holds the tags of items whose source must learn that they are stored
-// (receipts) until the Writer commits: an aborted run never settles them,
-// so their sources deliver them again.
-func (s *Of[T]) attachWriter(sc *flow.Scope, done *flow.Tally) (push func(context.Context, T) error, flush func(context.Context) error) {
-	st := &writing[T]{open: s.open}
-	done.HoldTracked()
-	sc.Run.OnEnd(func(error) {
-		if st.w != nil && !st.committed {
-			if err := st.w.Abort(); err != nil {
-				sc.Logger.Warn("aborting the output of a run that did not finish: " + err.Error())
-			}
-		}
-	})
-	push = func(ctx context.Context, v T) error {
-		if err := st.opened(ctx); err != nil {
-			return err
-		}
-		return st.w.Write(ctx, v)
+	c := collect(opts)
+	if c.invalid != "" {
+		return Invalid[T](name, c.invalid)
 	}
-	flush = func(ctx context.Context) error {
-		if err := st.opened(ctx); err != nil {
-			return err
-		}
-		if err := st.w.Commit(ctx); err != nil {
-			return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "commit", Err: err}
-		}
-		st.committed = true
-		done.SettleHeld()
-		return nil
-	}
-	return push, flush
-}
-
-func (st *writing[T]) opened(ctx context.Context) error {
-	if st.w != nil {
-		return nil
-	}
-	w, err := openWriter(ctx, st.open)
-	st.w = w
-	return err
+	return &Of[T]{name: name, open: open, every: c.every}
 }
 
 // openWriter opens a Writer with open, and says so in its error.

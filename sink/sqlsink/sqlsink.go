@@ -81,6 +81,8 @@ type inserter[T any] struct {
 	cfg     config[T]
 }
 
+var _ sink.Durable = (*run[int])(nil)
+
 // run is one run of an Insert sink: it counts the items it was given, to
 // label them.
 type run[T any] struct {
@@ -99,6 +101,10 @@ func (r *run[T]) Write(ctx context.Context, batch []T) error {
 	}
 	return nil
 }
+
+// Durable says that a batch is stored for good once Write returns nil:
+// its transaction has committed, so the sink settles its receipts then.
+func (r *run[T]) Durable() bool { return true }
 
 // Commit and Abort have nothing to do: each batch committed on its own.
 func (r *run[T]) Commit(context.Context) error { return nil }
