@@ -6,40 +6,81 @@
 // written in one transaction, all or nothing.
 //
 //	p.Batch(500).Sink(sqlsink.Insert(db, "orders", []string{"id", "total"},
-//		func(o Order) []any { return []any{o.ID, o.Total} }))
+//		func(o Order) []any { return []any{o.ID, o.Total} },
+//		sqlsink.Upsert[Order]("id")))
 //
 // A batch that fails is rolled back and fails as one item under the
 // pipeline's error policy, with an error naming the table and the labels
-// of the batch's items: under Skip or DeadLetterTo the run goes on without
-// it, and its source items are counted skipped or dead-lettered, never
-// done.
+// of the batch's items: under stage.Skip or a dead-letter policy
+// (stage.DeadLetter, textsink.DeadLetters) the run goes on without it, and
+// its source items are counted skipped or dead-lettered, never done.
+//
+// Receipts and crashes. A batch's items settle, and a queue's messages are
+// acknowledged, as soon as its transaction has committed, while the run
+// goes on. A crash after a commit and before the acknowledgements reach
+// the queue makes the queue deliver the batch again: with Upsert on the
+// table's key it is stored once and the run goes on; without, the
+// batch fails whole on the key. A batch not yet committed at the crash is
+// rolled back by the database and delivered again.
 package sqlsink
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/conveyor-go/conveyor/sink"
 )
 
-// Option configures Insert.
-type Option[T any] func(*config[T])
+// Option configures Insert. Options are made by the functions of this
+// package: Dollar, Label, Upsert.
+type Option[T any] interface{ apply(*config[T]) }
+
+type optionFunc[T any] func(*config[T])
+
+func (f optionFunc[T]) apply(c *config[T]) { f(c) }
 
 type config[T any] struct {
-	dollar bool
-	label  func(T) string
+	dollar  bool
+	label   func(T) string
+	key     []string // Upsert's key columns, or none
+	invalid string
 }
 
 // Dollar numbers the placeholders $1, $2, ... as PostgreSQL wants; the
 // default is ?, as SQLite and MySQL want.
-func Dollar[T any]() Option[T] { return func(c *config[T]) { c.dollar = true } }
+func Dollar[T any]() Option[T] { return optionFunc[T](func(c *config[T]) { c.dollar = true }) }
 
 // Label names items in errors; the default names them by their position in
 // the stream, "#n".
-func Label[T any](f func(T) string) Option[T] { return func(c *config[T]) { c.label = f } }
+func Label[T any](f func(T) string) Option[T] {
+	return optionFunc[T](func(c *config[T]) { c.label = f })
+}
+
+// Upsert makes Insert an upsert on the key columns, which must be among
+// Insert's columns and carry a unique index or primary key: a row whose
+// key is already in the table has its other columns set to the new values
+// (INSERT ... ON CONFLICT (key) DO UPDATE SET c = excluded.c, ..., or DO
+// NOTHING when every column is a key column), as SQLite (3.24 and later)
+// and PostgreSQL read it. So a batch delivered again after a crash, or a
+// job run twice, stores each row once and does not fail.
+//
+// Within one batch a key should appear once: SQLite keeps the last of its
+// rows, PostgreSQL fails the batch ("ON CONFLICT DO UPDATE command cannot
+// affect row a second time"). An Upsert with no key column, or one that is
+// not among the columns, makes the sink invalid.
+func Upsert[T any](key ...string) Option[T] {
+	key = append([]string(nil), key...)
+	return optionFunc[T](func(c *config[T]) {
+		if len(key) == 0 {
+			c.invalid = "upsert with no key column"
+		}
+		c.key = key
+	})
+}
 
 // maxParams bounds the placeholders of one statement: SQLite allows 32766
 // and PostgreSQL 65535. A larger batch takes several statements, in the
@@ -53,8 +94,11 @@ func Insert[T any](db *sql.DB, table string, columns []string, values func(T) []
 	var cfg config[T]
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o.apply(&cfg)
 		}
+	}
+	if k := notAmong(cfg.key, columns); k != "" {
+		cfg.invalid = fmt.Sprintf("upsert key %q is not one of the columns", k)
 	}
 	switch {
 	case db == nil:
@@ -65,6 +109,8 @@ func Insert[T any](db *sql.DB, table string, columns []string, values func(T) []
 		return sink.Invalid[[]T]("sql-insert", "no columns")
 	case values == nil:
 		return sink.Invalid[[]T]("sql-insert", "nil values function")
+	case cfg.invalid != "":
+		return sink.Invalid[[]T]("sql-insert", cfg.invalid)
 	}
 	w := &inserter[T]{db: db, table: table, columns: columns, values: values, cfg: cfg}
 	return sink.New("sql-insert", func(context.Context) (sink.Writer[[]T], error) {
@@ -172,7 +218,49 @@ func (r *run[T]) statement(rows int) string {
 		}
 		b.WriteByte(')')
 	}
+	r.onConflict(&b)
 	return b.String()
+}
+
+// onConflict writes Upsert's ON CONFLICT clause, if any.
+func (r *run[T]) onConflict(b *strings.Builder) {
+	if len(r.cfg.key) == 0 {
+		return
+	}
+	b.WriteString(" ON CONFLICT (")
+	for i, k := range r.cfg.key {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(k))
+	}
+	b.WriteString(") DO ")
+	set := 0
+	for _, c := range r.columns {
+		if slices.Contains(r.cfg.key, c) {
+			continue
+		}
+		if set == 0 {
+			b.WriteString("UPDATE SET ")
+		} else {
+			b.WriteString(", ")
+		}
+		set++
+		b.WriteString(quote(c) + " = excluded." + quote(c))
+	}
+	if set == 0 {
+		b.WriteString("NOTHING")
+	}
+}
+
+// notAmong returns the first of names that is not among columns, or "".
+func notAmong(names, columns []string) string {
+	for _, n := range names {
+		if !slices.Contains(columns, n) {
+			return n
+		}
+	}
+	return ""
 }
 
 // quote makes name an SQL identifier, as SQLite and PostgreSQL read it:
