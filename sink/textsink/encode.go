@@ -76,14 +76,27 @@ func (e *csvEncoder[T]) end(w *bufio.Writer) error {
 	return e.w.Error()
 }
 
-// streamWriter is a sink.Writer to an io.Writer the caller owns.
-type streamWriter[T any] struct {
+// buffered encodes items into a buffer in front of an output. A CSV
+// encoder's csv.Writer writes into the same buffer: csv.NewWriter keeps a
+// *bufio.Writer as large as its own as it is, so flushing buf flushes all.
+type buffered[T any] struct {
 	buf *bufio.Writer
 	enc encoder[T]
 }
 
-func newStream[T any](w io.Writer, enc encoder[T]) *streamWriter[T] {
-	return &streamWriter[T]{buf: bufio.NewWriterSize(w, bufSize), enc: enc}
+func newBuffered[T any](w io.Writer, enc encoder[T]) buffered[T] {
+	return buffered[T]{buf: bufio.NewWriterSize(w, bufSize), enc: enc}
+}
+
+func (b *buffered[T]) write(v T) error { return b.enc.encode(b.buf, v) }
+
+// end writes what ends the output (nothing but for a CSV's header of an
+// empty output) and flushes the buffer.
+func (b *buffered[T]) end() error {
+	if err := b.enc.end(b.buf); err != nil {
+		return err
+	}
+	return b.buf.Flush()
 }
 
 // bufSize is the buffer in front of every output.

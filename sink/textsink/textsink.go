@@ -8,8 +8,8 @@ import (
 )
 
 // Lines writes each string as a line to w.
-func Lines(w io.Writer) *sink.Of[string] {
-	return toStream("lines", w, func() encoder[string] { return lineEncoder{} })
+func Lines(w io.Writer, opts ...Option) *sink.Of[string] {
+	return toStream("lines", w, func() encoder[string] { return lineEncoder{} }, opts)
 }
 
 // LinesFile writes each string as a line to the file at path, atomically.
@@ -18,8 +18,8 @@ func LinesFile(path string) *sink.Of[string] {
 }
 
 // JSONL writes each item as one line of JSON (encoding/json) to w.
-func JSONL[T any](w io.Writer) *sink.Of[T] {
-	return toStream("jsonl", w, func() encoder[T] { return &jsonEncoder[T]{} })
+func JSONL[T any](w io.Writer, opts ...Option) *sink.Of[T] {
+	return toStream("jsonl", w, func() encoder[T] { return &jsonEncoder[T]{} }, opts)
 }
 
 // JSONLFile writes each item as one line of JSON to the file at path,
@@ -31,11 +31,11 @@ func JSONLFile[T any](path string) *sink.Of[T] {
 // CSV writes header (none if empty), then row(v) for each item, as CSV
 // (encoding/csv) to w. A row with a different number of fields than the
 // header is an error of that item.
-func CSV[T any](w io.Writer, header []string, row func(T) []string) *sink.Of[T] {
+func CSV[T any](w io.Writer, header []string, row func(T) []string, opts ...Option) *sink.Of[T] {
 	if row == nil {
 		return sink.Invalid[T]("csv", "nil row function")
 	}
-	return toStream("csv", w, func() encoder[T] { return &csvEncoder[T]{header: header, row: row} })
+	return toStream("csv", w, func() encoder[T] { return &csvEncoder[T]{header: header, row: row} }, opts)
 }
 
 // CSVFile is CSV to the file at path, atomically.
@@ -46,13 +46,13 @@ func CSVFile[T any](path string, header []string, row func(T) []string) *sink.Of
 	return toFile("csv", path, func() encoder[T] { return &csvEncoder[T]{header: header, row: row} })
 }
 
-func toStream[T any](name string, w io.Writer, enc func() encoder[T]) *sink.Of[T] {
+func toStream[T any](name string, w io.Writer, enc func() encoder[T], opts []Option) *sink.Of[T] {
 	if w == nil {
 		return sink.Invalid[T](name, "nil writer")
 	}
 	return sink.New(name, func(context.Context) (sink.Writer[T], error) {
 		return newStream(w, enc()), nil
-	})
+	}, collect(opts).sink...)
 }
 
 func toFile[T any](name, path string, enc func() encoder[T]) *sink.Of[T] {

@@ -8,23 +8,10 @@ import (
 	"path/filepath"
 )
 
-func (s *streamWriter[T]) Write(_ context.Context, v T) error { return s.enc.encode(s.buf, v) }
-
-func (s *streamWriter[T]) Commit(context.Context) error {
-	if err := s.enc.end(s.buf); err != nil {
-		return err
-	}
-	return s.buf.Flush()
-}
-
-// Abort leaves the caller's writer as it is, with whatever was flushed to
-// it already: only a file can be taken back.
-func (s *streamWriter[T]) Abort() error { return nil }
-
 // fileWriter writes to a temporary file beside path and renames it over
 // path on Commit.
 type fileWriter[T any] struct {
-	*streamWriter[T]
+	buffered[T]
 	path string
 	tmp  *os.File
 }
@@ -38,18 +25,18 @@ func openFile[T any](path string, enc encoder[T]) (*fileWriter[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &fileWriter[T]{streamWriter: newStream[T](tmp, enc), path: path, tmp: tmp}, nil
+	return &fileWriter[T]{buffered: newBuffered[T](tmp, enc), path: path, tmp: tmp}, nil
 }
 
-func (f *fileWriter[T]) Write(ctx context.Context, v T) error {
-	if err := f.streamWriter.Write(ctx, v); err != nil {
+func (f *fileWriter[T]) Write(_ context.Context, v T) error {
+	if err := f.write(v); err != nil {
 		return fmt.Errorf("%s: %w", f.path, err)
 	}
 	return nil
 }
 
-func (f *fileWriter[T]) Commit(ctx context.Context) error {
-	err := f.streamWriter.Commit(ctx)
+func (f *fileWriter[T]) Commit(context.Context) error {
+	err := f.end()
 	if err == nil {
 		err = f.tmp.Sync()
 	}

@@ -1,0 +1,38 @@
+package textsink
+
+import (
+	"time"
+
+	"github.com/conveyor-go/conveyor/sink"
+)
+
+// Option configures a sink of this package to an io.Writer (Lines, JSONL,
+// CSV).
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	sink []sink.Option
+}
+
+func collect(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// FlushEvery sets how long a line may wait in the sink's buffer: a line is
+// handed to the writer d after it was written, or sooner, whether more
+// lines follow or the input is idle, and the receipts of the items written
+// are settled then. It is sink.DefaultFlushEvery (100 ms) by default; d
+// must be positive, or the pipeline reports the sink invalid.
+func FlushEvery(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.sink = append(c.sink, sink.FlushEvery(d)) })
+}
