@@ -14,10 +14,16 @@
 // the lines reach the operating system, not the disk.
 //
 // A file (LinesFile, JSONLFile, CSVFile) is written atomically: into a
-// temporary file beside it, renamed over the path only when the input
-// ends, and removed when the run ends any other way, so a failed run
-// leaves no half-written file and an older file at the path stays as it
-// was. The receipts of its items settle once it is renamed.
+// temporary file beside it, synced, renamed over the path only when the
+// input ends, and the directory synced, so that the rename is on disk too
+// before the receipts of its items are settled; the temporary file is
+// removed when the run ends any other way, so a failed run leaves no
+// half-written file and an older file at the path stays as it was. A
+// crash before the directory is synced leaves the older file or the new
+// one whole (and perhaps a stray temporary file beside it, named
+// ".<name>.tmp-<number>"), and the source delivers every item again. The
+// new file takes the mode of the file it replaces, or 0666 less the
+// process's umask.
 //
 //	pipeline.New(src).Via(enrich).Sink(textsink.JSONLFile[Order]("orders.jsonl"))
 package textsink
