@@ -3,8 +3,10 @@ package textsink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/conveyor-go/conveyor/stage"
 )
@@ -27,6 +29,14 @@ type Rejected struct {
 // bad rows can be read, fixed and fed again. Calls are serialized by the
 // run; w is not closed. An error writing to w stops the run.
 //
+// When w has a Sync method (an *os.File), each dead letter is synced
+// before the policy returns, so an item is settled as dead-lettered (a
+// queue's message terminated) only once its line is on disk; a w that
+// cannot be synced (a pipe, a terminal: EINVAL) is written to all the
+// same. Each dead letter then costs an fsync: dead letters are meant to be
+// few. At a crash a dead letter synced whose item was not yet settled is
+// written again when the item comes again.
+//
 //	rejects, _ := os.Create("rejects.jsonl")
 //	defer rejects.Close()
 //	p := pipeline.New(src, pipeline.OnError(textsink.DeadLetters(rejects)))
@@ -40,6 +50,22 @@ func DeadLetters(w io.Writer) stage.Policy {
 		} else {
 			r.Raw = fmt.Sprintf("%v", d.Item)
 		}
-		return enc.Encode(r)
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+		return syncFile(w)
 	})
+}
+
+// syncFile syncs w to disk if it can be: an *os.File that is a regular file.
+func syncFile(w io.Writer) error {
+	s, ok := w.(interface{ Sync() error })
+	if !ok {
+		return nil
+	}
+	err := s.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		return nil // a pipe, a terminal, a device: nothing to sync
+	}
+	return err
 }
