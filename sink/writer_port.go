@@ -20,6 +20,7 @@ type writerPort[T any] struct {
 	every time.Duration
 	call  func(ctx context.Context, v T) (struct{}, error) // w.Write, once opened, for flow.Call
 	n     int64                                            // items pushed, to label them
+	ts    []flow.Tag                                       // PushRun's written items' tags, reused
 
 	// wake has room for one signal: the first write after a flush sends
 	// it, and the flusher waits an interval from there. closed is closed
@@ -34,9 +35,11 @@ type writerPort[T any] struct {
 	// by either goroutine.
 	done      *flow.Tally
 	w         Writer[T]
-	flusher   Flusher // w, when it is one and not Durable
-	dirty     bool    // items written since the last flush
-	ended     bool    // Close was called: no flush after it
+	write     func(ctx context.Context, v T) error // w.Write
+	durable   bool                                 // w is Durable
+	flusher   Flusher                              // w, when it is one and not Durable
+	dirty     bool                                 // items written since the last flush
+	ended     bool                                 // Close was called: no flush after it
 	committed bool
 }
 
@@ -73,17 +76,35 @@ func (p *writerPort[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	return p.push(ctx, v, t)
 }
 
-// PushRun writes the items one by one, under one lock: a Durable Writer's
-// items each settle as soon as their Write returns, not with the run's.
+// PushRun writes the items under one lock. A Durable Writer's items are
+// written one by one, each settled as soon as its Write returns; others
+// share one deferred recover (flow.CallRunSink), as a plain sink's do,
+// since their receipts wait for a flush or the commit anyway.
 func (p *writerPort[T]) PushRun(ctx context.Context, vs []T, ts []flow.Tag) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i, v := range vs {
-		if err := p.push(ctx, v, flow.TagAt(ts, i)); err != nil {
-			return err
+	if p.w == nil || p.durable {
+		for i, v := range vs {
+			if err := p.push(ctx, v, flow.TagAt(ts, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n, outTs, err := flow.CallRunSink(ctx, p.g, p.n, vs, ts, p.write, p.ts[:0])
+	p.n += int64(len(vs))
+	if ts == nil {
+		p.done.Add(int64(n)) // each stands for one source item
+	} else {
+		for _, t := range outTs {
+			p.done.Settle(t) // held until a flush or the commit
 		}
 	}
-	return nil
+	p.ts = outTs[:0]
+	if n > 0 {
+		p.written()
+	}
+	return err
 }
 
 // push writes v under the sink's policy. p.mu must be held.
@@ -94,6 +115,13 @@ func (p *writerPort[T]) push(ctx context.Context, v T, t flow.Tag) error {
 		return err
 	}
 	p.done.Settle(t) // or held, unless the Writer is Durable
+	p.written()
+	return nil
+}
+
+// written wakes the flusher at the first write since the last flush.
+// p.mu must be held.
+func (p *writerPort[T]) written() {
 	if p.flusher != nil && !p.dirty {
 		p.dirty = true
 		select {
@@ -101,7 +129,6 @@ func (p *writerPort[T]) push(ctx context.Context, v T, t flow.Tag) error {
 		default: // a signal is already waiting
 		}
 	}
-	return nil
 }
 
 // opened opens the Writer if it is not yet, and sets how the sink settles
@@ -115,7 +142,9 @@ func (p *writerPort[T]) opened(ctx context.Context) error {
 		return err
 	}
 	p.w = w
+	p.write = w.Write
 	if d, ok := w.(Durable); ok && d.Durable() {
+		p.durable = true
 		return nil // the tally settles each item as its Write returns
 	}
 	p.done.HoldTracked()
