@@ -7,7 +7,8 @@ import (
 	"github.com/conveyor-go/conveyor/sink"
 )
 
-// Lines writes each string as a line to w.
+// Lines writes each string as a line to w, flushed within the flush
+// interval (FlushEvery) and when the input ends; w is not closed.
 func Lines(w io.Writer, opts ...Option) *sink.Of[string] {
 	return toStream("lines", w, func() encoder[string] { return lineEncoder{} }, opts)
 }
@@ -17,7 +18,8 @@ func LinesFile(path string) *sink.Of[string] {
 	return toFile("lines", path, func() encoder[string] { return lineEncoder{} })
 }
 
-// JSONL writes each item as one line of JSON (encoding/json) to w.
+// JSONL writes each item as one line of JSON (encoding/json) to w, as
+// Lines writes its lines.
 func JSONL[T any](w io.Writer, opts ...Option) *sink.Of[T] {
 	return toStream("jsonl", w, func() encoder[T] { return &jsonEncoder[T]{} }, opts)
 }
@@ -29,8 +31,8 @@ func JSONLFile[T any](path string) *sink.Of[T] {
 }
 
 // CSV writes header (none if empty), then row(v) for each item, as CSV
-// (encoding/csv) to w. A row with a different number of fields than the
-// header is an error of that item.
+// (encoding/csv) to w, as Lines writes its lines. A row with a different
+// number of fields than the header is an error of that item.
 func CSV[T any](w io.Writer, header []string, row func(T) []string, opts ...Option) *sink.Of[T] {
 	if row == nil {
 		return sink.Invalid[T]("csv", "nil row function")
