@@ -126,15 +126,16 @@ func TestAWriterSinksLinesAreLive(t *testing.T) {
 	}
 }
 
-// FlushEvery sets the interval: with 1 s, no line comes out sooner than
-// 1 s after it was written (a timer never fires early), and each comes
-// out within it (plus a margin).
+// FlushEvery sets the interval: with 1 s, each line comes out about 1 s
+// after it was written (a timer never fires early; the test reads the
+// clock a little after the write, so allow 100 ms less), not after the
+// default 100 ms, and within the interval plus a margin.
 func TestFlushEverySetsTheInterval(t *testing.T) {
 	st, lags := liveRun(t, toWriters[1], 2, textsink.FlushEvery(time.Second))
 	require.True(t, st.OK(), st.Message)
 	t.Logf("each line out after %v", lags)
 	for i, lag := range lags {
-		assert.GreaterOrEqual(t, lag, time.Second, "line %d", i)
+		assert.GreaterOrEqual(t, lag, 900*time.Millisecond, "line %d", i)
 		assert.Less(t, lag, 1400*time.Millisecond, "line %d", i)
 	}
 
