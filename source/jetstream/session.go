@@ -32,15 +32,21 @@ type session[T any] struct {
 	tally      tally         // what became of the messages
 	idle       chan struct{} // closed once the generator returned and nothing is held
 
-	mu      sync.Mutex
-	held    map[*receipt]struct{}
-	genDone bool
-	closed  bool // idle is closed
+	mu        sync.Mutex
+	held      map[*receipt]struct{}
+	genDone   bool       // the generator has returned
+	stopFetch func()     // stops fetch's pulling; nil until fetch starts
+	fetchDone bool       // arrived is closed
+	failed    []*receipt // of failed items, to give back once fetch is done
+	closed    bool       // idle is closed
 }
 
 // generate emits the items of the messages fetch hands over, until fetch
-// stops (a drain, UntilEmpty, or a hard stop) or the generator's context
-// is done; then it gives back what it has not emitted.
+// stops (a drain, UntilEmpty, or a hard stop), the generator's context is
+// done, or yield says the run stops. It never waits for fetch: a failure
+// downstream makes yield say false, and the run's context is cancelled,
+// which stops fetch, only once the generator has returned. What is left
+// in arrived is given back by whichever of the two ends last.
 func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt) bool) error {
 	defer ss.generated()
 	decode := func(_ context.Context, m natsjs.Msg) (T, error) { return ss.src.decode(m) }
@@ -53,7 +59,6 @@ func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt
 		case <-ctx.Done():
 		}
 		if !ok {
-			ss.giveBackArrived()
 			return nil
 		}
 		v, ok, err := flow.Call(ctx, ss.guard, n, r.msg, flow.WithReceipt(r), decode)
@@ -68,13 +73,70 @@ func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt
 			continue
 		}
 		if !yield(v, r) {
-			ss.giveBackArrived()
 			return nil
 		}
 	}
 }
 
-// giveBackArrived gives back each message that arrives until fetch stops.
+// generated records that the generator has returned, which stops fetch,
+// and gives back what arrived holds if fetch has stopped already.
+func (ss *session[T]) generated() {
+	ss.mu.Lock()
+	ss.genDone = true
+	if ss.stopFetch != nil {
+		ss.stopFetch()
+	}
+	last := ss.fetchDone
+	ss.idleLocked()
+	ss.mu.Unlock()
+	if last {
+		ss.giveBackArrived()
+	}
+}
+
+// onGenerated calls stop when the generator returns, or now if it has.
+func (ss *session[T]) onGenerated(stop func()) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.genDone {
+		stop()
+		return
+	}
+	ss.stopFetch = stop
+}
+
+// fetched closes arrived, gives back the messages of failed items, and
+// what arrived holds if the generator has returned already.
+func (ss *session[T]) fetched() {
+	close(ss.arrived)
+	ss.mu.Lock()
+	ss.fetchDone = true
+	last := ss.genDone
+	failed := ss.failed
+	ss.failed = nil
+	ss.mu.Unlock()
+	for _, r := range failed {
+		r.giveBack()
+	}
+	if last {
+		ss.giveBackArrived()
+	}
+}
+
+// giveBackLater keeps the message of a failed item, which stops the run,
+// until fetch has stopped pulling.
+func (ss *session[T]) giveBackLater(r *receipt) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.fetchDone {
+		return false
+	}
+	ss.failed = append(ss.failed, r)
+	return true
+}
+
+// giveBackArrived gives back each message left in arrived, once both its
+// ends have stopped.
 func (ss *session[T]) giveBackArrived() {
 	for r := range ss.arrived {
 		r.giveBack()
@@ -83,7 +145,7 @@ func (ss *session[T]) giveBackArrived() {
 
 // hold records m as held until its item settles.
 func (ss *session[T]) hold(m natsjs.Msg) *receipt {
-	r := &receipt{msg: m, n: 1, release: ss.release, tally: &ss.tally, since: time.Now()}
+	r := &receipt{msg: m, n: 1, owner: ss, tally: &ss.tally, since: time.Now()}
 	if md, err := m.Metadata(); err == nil {
 		r.n = int(md.NumDelivered)
 		r.last = ss.maxDeliver > 0 && r.n >= ss.maxDeliver
@@ -101,14 +163,6 @@ func (ss *session[T]) hold(m natsjs.Msg) *receipt {
 func (ss *session[T]) release(r *receipt) {
 	ss.mu.Lock()
 	delete(ss.held, r)
-	ss.idleLocked()
-	ss.mu.Unlock()
-}
-
-// generated records that the generator has returned.
-func (ss *session[T]) generated() {
-	ss.mu.Lock()
-	ss.genDone = true
 	ss.idleLocked()
 	ss.mu.Unlock()
 }
