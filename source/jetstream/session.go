@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,6 +214,12 @@ func (ss *session[T]) heldSince(t time.Time) []*receipt {
 	return rs
 }
 
+// flushTimeout bounds the wait for the server to confirm that it got the
+// run's last acknowledgements.
+const flushTimeout = 500 * time.Millisecond
+
+var errNotConnected = errors.New("not connected")
+
 // end gives back what the run still held when it stopped, so that another
 // worker gets it at once, flushes the acknowledgements to the server, and
 // logs what became of the run's messages.
@@ -227,8 +234,17 @@ func (ss *session[T]) end(error) {
 		r.giveBack()
 		ss.tally.abandoned.Add(1)
 	}
-	if err := ss.src.js.Conn().FlushTimeout(5 * time.Second); err != nil {
-		ss.sc.Logger.Warn("flushing acknowledgements to the NATS server: "+err.Error()+"; the server will deliver the unacknowledged messages again", zap.Error(err))
+	// A flush waits for the server's answer: not while the connection is
+	// down (what it holds is sent on reconnection, if the caller keeps the
+	// connection open), and not for long, so that Run returns soon after a
+	// stop.
+	nc := ss.src.js.Conn()
+	err := errNotConnected
+	if nc.IsConnected() {
+		err = nc.FlushTimeout(flushTimeout)
+	}
+	if err != nil {
+		ss.sc.Logger.Warn("flushing acknowledgements to the NATS server: "+err.Error()+"; the server will deliver the unacknowledged messages again after AckWait", zap.Error(err))
 	}
 	ss.tally.log(ss.sc.Logger)
 }
