@@ -56,8 +56,8 @@ func TestAFailFastFailureReturnsAndLeavesTheQueueForTheNextRun(t *testing.T) {
 				assert.ErrorIs(t, status.Err, errDown)
 				assert.Less(t, took, time.Second, "Run returns within 1s of the failure")
 				delivered := q.deliveries(t)
-			t.Logf("returned in %v, %d deliveries of %d messages", took, delivered, n)
-			assert.LessOrEqual(t, delivered, uint64(2*n), "no redelivery loop: at most one more delivery of each message while the run stops")
+				t.Logf("returned in %v, %d deliveries of %d messages", took, delivered, n)
+				assert.LessOrEqual(t, delivered, uint64(2*n), "no redelivery loop: at most one more delivery of each message while the run stops")
 
 				// The next run gets every message, none used up: a redelivery
 				// loop while the first run stopped would have spent the
