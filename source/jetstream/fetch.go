@@ -5,9 +5,11 @@ import (
 	"errors"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 )
 
 // fetch binds the consumer and pulls batches from it, handing each message
@@ -16,6 +18,7 @@ import (
 // returns.
 func (ss *session[T]) fetch(ctx context.Context) error {
 	defer ss.fetched()
+	ss.runCtx = ctx
 	// A drain, or the generator's return, stops the pulling: the pull in
 	// progress ends at its MaxWait, and what arrives meanwhile is given
 	// back once it has ended. A hard stop (ctx) ends the pull at once.
@@ -24,29 +27,61 @@ func (ss *session[T]) fetch(ctx context.Context) error {
 	ss.sc.Run.OnDrain(stop)
 	ss.onGenerated(stop)
 
-	cons, err := ss.bind(stopping)
-	if err != nil {
-		if stopping.Err() != nil {
+	var cons natsjs.Consumer
+	err := ss.retry(stopping, func() (err error) {
+		cons, err = ss.bind(stopping)
+		return err
+	})
+	for err == nil && stopping.Err() == nil {
+		var got int
+		err = ss.retry(stopping, func() (err error) {
+			got, err = ss.pull(ctx, stopping, cons)
+			return ss.probe(stopping, cons, err)
+		})
+		if err != nil || got > 0 || !ss.src.cfg.untilEmpty || stopping.Err() != nil {
+			continue
+		}
+		var empty bool
+		err = ss.retry(stopping, func() (err error) {
+			empty, err = ss.empty(stopping, cons)
+			return err
+		})
+		if empty {
 			return nil
 		}
+	}
+	if err != nil && stopping.Err() == nil {
 		return ss.fail(err)
 	}
-	for stopping.Err() == nil {
-		got, err := ss.pull(ctx, stopping, cons)
-		if err != nil {
-			return ss.fail(err)
-		}
-		if got == 0 && ss.src.cfg.untilEmpty && stopping.Err() == nil {
-			empty, err := ss.empty(stopping, cons)
-			if err != nil && stopping.Err() == nil {
-				return ss.fail(err)
-			}
-			if empty {
-				return nil
-			}
-		}
-	}
 	return nil
+}
+
+// retry calls f, each time once the connection is up, until it succeeds,
+// fails with an error that is not an outage's, ctx is done, or the outage
+// has lasted longer than MaxOutage.
+func (ss *session[T]) retry(ctx context.Context, f func() error) error {
+	nc := ss.src.js.Conn()
+	return natsretry.Retry(ctx, ss.src.cfg.maxOutage, func() error {
+		if err := natsretry.Connected(nc); err != nil {
+			return err
+		}
+		return f()
+	})
+}
+
+// probe tells a pull that no one answered because JetStream is not ready
+// (a server restarting: an outage) from one whose consumer is gone (an
+// error), by asking for the consumer; it returns the error to go on with.
+func (ss *session[T]) probe(ctx context.Context, cons natsjs.Consumer, err error) error {
+	if !errors.Is(err, nats.ErrNoResponders) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, natsretry.ProbeTimeout)
+	defer cancel()
+	if _, ierr := cons.Info(ctx); errors.Is(ierr, natsjs.ErrConsumerNotFound) || errors.Is(ierr, natsjs.ErrStreamNotFound) {
+		return ierr
+	}
+	return err
 }
 
 // stopGrace is how long a pull goes on after a hard stop, to let in what

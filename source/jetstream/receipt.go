@@ -28,6 +28,9 @@ type owner interface {
 	// giveBackLater keeps r to give back once no pull is open, and
 	// reports whether it did.
 	giveBackLater(r *receipt) bool
+	// sendAgain sends an acknowledgement that failed with err again, while
+	// the connection is down, until the outage bound or the run's stop.
+	sendAgain(err error, send func() error) error
 }
 
 func (r *receipt) Delivery() (int, bool) { return r.n, r.last }
@@ -36,11 +39,18 @@ func (r *receipt) Settle(o source.Outcome, after time.Duration) {
 	var err error
 	switch o {
 	case source.Done, source.Dropped:
-		err = r.msg.Ack()
+		if err = r.msg.Ack(); err != nil {
+			err = r.owner.sendAgain(err, r.msg.Ack)
+		}
 	case source.Skipped, source.DeadLettered:
-		err = r.msg.TermWithReason(outcomeReason[o])
+		reason := outcomeReason[o]
+		if err = r.msg.TermWithReason(reason); err != nil {
+			err = r.owner.sendAgain(err, func() error { return r.msg.TermWithReason(reason) })
+		}
 	case source.Requeued:
-		err = r.msg.NakWithDelay(after)
+		if err = r.msg.NakWithDelay(after); err != nil {
+			err = r.owner.sendAgain(err, func() error { return r.msg.NakWithDelay(after) })
+		}
 	default: // Failed: the run stops
 		// Given back now, the message would go at once to the pull this
 		// run has open, to be given back again: fetch gives it back once

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 	"github.com/conveyor-go/conveyor/source"
 )
 
@@ -27,11 +28,12 @@ type session[T any] struct {
 	sc    *flow.Scope
 	guard *flow.Guard[natsjs.Msg]
 
-	arrived    chan *receipt // from fetch to generate; closed when fetch stops
-	maxDeliver int           // the consumer's MaxDeliver; <= 0 for no limit
-	every      atomic.Int64  // keep-alive interval, once the consumer is bound
-	tally      tally         // what became of the messages
-	idle       chan struct{} // closed once the generator returned and nothing is held
+	arrived    chan *receipt   // from fetch to generate; closed when fetch stops
+	runCtx     context.Context // the run's, set by fetch before a message arrives
+	maxDeliver int             // the consumer's MaxDeliver; <= 0 for no limit
+	every      atomic.Int64    // keep-alive interval, once the consumer is bound
+	tally      tally           // what became of the messages
+	idle       chan struct{}   // closed once the generator returned and nothing is held
 
 	mu        sync.Mutex
 	held      map[*receipt]struct{}
@@ -93,6 +95,19 @@ func (ss *session[T]) generated() {
 	if last {
 		ss.giveBackArrived()
 	}
+}
+
+// sendAgain sends an acknowledgement again while it fails because the
+// connection is down (which fails a publish at once only when the
+// connection's reconnect buffer is full or disabled: else the client keeps
+// it, to send it once reconnected), until the outage has lasted MaxOutage,
+// or the run stops. An acknowledgement that is not sent leaves its message
+// to come back after the consumer's AckWait.
+func (ss *session[T]) sendAgain(err error, send func() error) error {
+	if !natsretry.Transient(err) {
+		return err
+	}
+	return ss.retry(ss.runCtx, send)
 }
 
 // onGenerated calls stop when the generator returns, or now if it has.
