@@ -14,14 +14,16 @@ import (
 
 // fetch binds the consumer and pulls batches from it, handing each message
 // to the generator, until the run drains or stops, the generator returns,
-// or (UntilEmpty) the consumer has nothing left. It closes arrived when it
-// returns.
+// or (UntilEmpty) the consumer has nothing left. It rides through a server
+// outage shorter than MaxOutage: each of its calls is made again once the
+// connection is back. It closes arrived when it returns.
 func (ss *session[T]) fetch(ctx context.Context) error {
 	defer ss.fetched()
 	ss.runCtx = ctx
 	// A drain, or the generator's return, stops the pulling: the pull in
 	// progress ends at its MaxWait, and what arrives meanwhile is given
-	// back once it has ended. A hard stop (ctx) ends the pull at once.
+	// back once it has ended. A hard stop (ctx) ends the pull after
+	// stopGrace.
 	stopping, stop := context.WithCancel(ctx)
 	defer stop()
 	ss.sc.Run.OnDrain(stop)
