@@ -17,7 +17,8 @@ func TestAServerTakesJetStreamPublishesAndStopsWithoutLeaks(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Stop()
 
-	nc, err := nats.Connect(s.URL())
+	url := s.URL()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	require.NoError(t, err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -29,4 +30,14 @@ func TestAServerTakesJetStreamPublishesAndStopsWithoutLeaks(t *testing.T) {
 	ack, err := js.Publish(ctx, "t.x", []byte("hello"))
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), ack.Sequence)
+
+	// After an outage, the client reconnects to the same address and finds
+	// its stream.
+	require.NoError(t, s.Outage(100*time.Millisecond))
+	require.Equal(t, url, s.URL())
+	require.Eventually(t, nc.IsConnected, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, uint64(1), nc.Stats().Reconnects)
+	ack, err = js.Publish(ctx, "t.x", []byte("again"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), ack.Sequence, "the stream survived")
 }

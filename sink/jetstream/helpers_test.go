@@ -43,15 +43,25 @@ type env struct {
 // connection is closed, then the server stopped, when t ends.
 func start(t *testing.T) *env {
 	t.Helper()
+	e, _ := startServer(t)
+	return e
+}
+
+// startServer is start, with the server to stop for a while (an outage),
+// and a connection with opts that reconnects every 50ms, for as long as it
+// takes.
+func startServer(t *testing.T, opts ...nats.Option) (*env, *natsrun.Server) {
+	t.Helper()
 	srv, err := natsrun.Start(t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect(srv.URL())
+	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}, opts...)
+	nc, err := nats.Connect(srv.URL(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close) // cleanups run last-in first-out: before srv.Stop
 	js, err := natsjs.New(nc)
 	require.NoError(t, err)
-	return &env{t: t, nc: nc, js: js}
+	return &env{t: t, nc: nc, js: js}, srv
 }
 
 func (e *env) ctx() context.Context {

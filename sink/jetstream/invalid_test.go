@@ -33,6 +33,7 @@ func TestInvalid(t *testing.T) {
 		{"MaxPending(-1)", false, "out.x", []jetstream.Option[item]{jetstream.MaxPending[item](-1)}, "max pending must be >= 1, got -1"},
 		{"AckTimeout(0)", false, "out.x", []jetstream.Option[item]{jetstream.AckTimeout[item](0)}, "ack timeout must be > 0, got 0s"},
 		{"AckTimeout(-1s)", false, "out.x", []jetstream.Option[item]{jetstream.AckTimeout[item](-time.Second)}, "ack timeout must be > 0, got -1s"},
+		{"MaxOutage(0)", false, "out.x", []jetstream.Option[item]{jetstream.MaxOutage[item](0)}, "max outage must be > 0, got 0s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := start(t)
@@ -76,7 +77,7 @@ func TestInvalid(t *testing.T) {
 		e := start(t)
 		snk := jetstream.New(e.js, "out.x", jetstream.MaxPending[item](1), jetstream.AckTimeout[item](time.Nanosecond),
 			jetstream.Encoder(func(item) ([]byte, error) { return nil, nil }),
-			jetstream.Subject(func(item) string { return "out.y" }), jetstream.MsgID(func(item) string { return "" }), nil)
+			jetstream.Subject(func(item) string { return "out.y" }), jetstream.MsgID(func(item) string { return "" }), jetstream.MaxOutage[item](time.Minute), nil)
 		assert.NoError(t, snk.Err())
 		assert.Equal(t, "jetstream", snk.Name())
 		assert.Equal(t, "orders", snk.Named("orders").Name())

@@ -13,6 +13,31 @@
 // stores only the first of messages with the same id within its
 // deduplication window (Duplicates, 2 minutes by default): a worker that
 // publishes an item again after a crash then adds nothing.
+//
+// # Outages, crashes and stops
+//
+// A publish that fails because of a server outage (the connection lost,
+// the server restarting, JetStream not ready) is not its item's failure:
+// the sink publishes it again, synchronously, once the connection is back,
+// holding the stages before it meanwhile, until the outage has lasted
+// MaxOutage, 30s by default. A longer outage fails the run whatever the
+// error policy, with an error that names the bound and when the outage
+// began; the items not confirmed are abandoned, so their source messages
+// come back. A publish whose confirmation the outage lost may have been
+// stored: published again, it is stored twice, unless MsgID is set. The
+// connection must reconnect by itself (nats.MaxReconnects). A subject
+// that no stream captures is not an outage, although the server answers
+// it as it does while JetStream starts ("no responders"): the sink asks
+// the server which, and the item fails under the error policy without
+// waiting out the bound.
+//
+// A worker that crashes loses the publishes awaiting confirmation. Their
+// items were not done, so their source messages come back and are
+// published again: with MsgID, the second publish adds nothing.
+//
+// A hard stop (a cancelled context, the second signal) ends the wait for
+// confirmations at once: the items already confirmed are done, the others
+// abandoned, though they may be stored (MsgID again).
 package jetstream
 
 import (
@@ -26,6 +51,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 	"github.com/conveyor-go/conveyor/sink"
 )
 
@@ -41,6 +67,7 @@ type Sink[T any] struct {
 	msgID      func(T) string
 	pending    int
 	timeout    time.Duration
+	maxOutage  time.Duration
 }
 
 var _ sink.Sink = (*Sink[int])(nil)
@@ -50,10 +77,10 @@ var _ sink.Sink = (*Sink[int])(nil)
 // a pipeline that reports them before anything starts (CodeInvalid).
 func New[T any](js natsjs.JetStream, subject string, opts ...Option[T]) *Sink[T] {
 	s := &Sink[T]{name: "jetstream", js: js, subject: func(T) string { return subject },
-		encode: encodeJSON[T], pending: 256, timeout: 10 * time.Second}
+		encode: encodeJSON[T], pending: 256, timeout: 10 * time.Second, maxOutage: natsretry.DefaultBound}
 	for _, o := range opts {
 		if o != nil {
-			o(s)
+			o.apply(s)
 		}
 	}
 	switch {
@@ -67,40 +94,44 @@ func New[T any](js natsjs.JetStream, subject string, opts ...Option[T]) *Sink[T]
 }
 
 // Option configures a Sink of T items.
-type Option[T any] func(*Sink[T])
+type Option[T any] interface{ apply(*Sink[T]) }
+
+type optionFunc[T any] func(*Sink[T])
+
+func (f optionFunc[T]) apply(s *Sink[T]) { f(s) }
 
 // Encoder sets how an item becomes a message's data: JSON by default. An
 // encoding error is a failure of the item under the error policy.
 func Encoder[T any](f func(T) ([]byte, error)) Option[T] {
-	return func(s *Sink[T]) {
+	return optionFunc[T](func(s *Sink[T]) {
 		if f == nil {
 			s.invalid = "nil encoder"
 		}
 		s.encode = f
-	}
+	})
 }
 
 // Subject publishes each item to the subject f gives it, in place of the
 // subject given to New, which may then be "".
 func Subject[T any](f func(T) string) Option[T] {
-	return func(s *Sink[T]) {
+	return optionFunc[T](func(s *Sink[T]) {
 		if f == nil {
 			s.invalid = "nil subject function"
 		}
 		s.subject, s.subjectSet = f, true
-	}
+	})
 }
 
 // MsgID gives each message the Nats-Msg-Id f gives its item, so that the
 // stream stores an item published twice (by a worker that died before it
 // acknowledged its input, and the worker that got the input next) once.
 func MsgID[T any](f func(T) string) Option[T] {
-	return func(s *Sink[T]) {
+	return optionFunc[T](func(s *Sink[T]) {
 		if f == nil {
 			s.invalid = "nil message id function"
 		}
 		s.msgID = f
-	}
+	})
 }
 
 // MaxPending sets how many publishes may await the server's confirmation:
@@ -109,23 +140,40 @@ func MsgID[T any](f func(T) string) Option[T] {
 // context's own limit (natsjs.WithPublishAsyncMaxPending, 4000 by default),
 // past which a publish stalls and fails.
 func MaxPending[T any](n int) Option[T] {
-	return func(s *Sink[T]) {
+	return optionFunc[T](func(s *Sink[T]) {
 		if n < 1 {
 			s.invalid = fmt.Sprintf("max pending must be >= 1, got %d", n)
 		}
 		s.pending = n
-	}
+	})
 }
 
 // AckTimeout sets how long a publish may wait for the server's
 // confirmation before it counts as failed: 10s by default.
 func AckTimeout[T any](d time.Duration) Option[T] {
-	return func(s *Sink[T]) {
+	return optionFunc[T](func(s *Sink[T]) {
 		if d <= 0 {
 			s.invalid = fmt.Sprintf("ack timeout must be > 0, got %v", d)
 		}
 		s.timeout = d
-	}
+	})
+}
+
+// MaxOutage sets how long the sink rides through a server outage: 30s by
+// default. A publish that fails because the connection is down, or the
+// server is not ready (a restart), is published again, synchronously, once
+// the connection is back, with a backoff from 50ms up to 1s, and is not a
+// failure of its item. An outage longer than d fails the run, whatever the
+// error policy, with an error that names d and when the outage began. The
+// connection must be one that reconnects (nats.go's MaxReconnects): a
+// closed connection is not an outage.
+func MaxOutage[T any](d time.Duration) Option[T] {
+	return optionFunc[T](func(s *Sink[T]) {
+		if d <= 0 {
+			s.invalid = fmt.Sprintf("max outage must be > 0, got %v", d)
+		}
+		s.maxOutage = d
+	})
 }
 
 // Named returns a copy of the sink named name in errors and logs.
@@ -159,7 +207,12 @@ func (s *Sink[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &port[T]{s: s, g: g, done: sc.Run.Tally(flow.Done), inflight: make(chan publish[T], s.pending), confirmed: make(chan struct{})}
+	failFast := flow.FailFast()
+	fatal, err := flow.NewGuard[T](sc, &failFast, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &port[T]{s: s, g: g, fatal: fatal, done: sc.Run.Tally(flow.Done), inflight: make(chan publish[T], s.pending), confirmed: make(chan struct{})}
 	sc.Go(p.confirm)
 	return flow.Metered[T](sc, p), nil
 }

@@ -2,12 +2,15 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 )
 
 // port is the sink's entrance in one run: it publishes each item and hands
@@ -16,7 +19,8 @@ import (
 type port[T any] struct {
 	s         *Sink[T]
 	g         *flow.Guard[T]
-	done      *flow.Tally // used by confirm only
+	fatal     *flow.Guard[T] // fails fast, whatever the policy: an outage past MaxOutage
+	done      *flow.Tally    // used by confirm only
 	n         int64
 	inflight  chan publish[T]
 	confirmed chan struct{} // closed when confirm has seen every publish
@@ -27,19 +31,27 @@ type publish[T any] struct {
 	v        T
 	t        flow.Tag
 	idx      int64
-	ack      natsjs.PubAckFuture
-	deadline time.Time // AckTimeout after the publish
+	msg      *nats.Msg
+	ack      natsjs.PubAckFuture // nil once published again, synchronously
+	deadline time.Time           // AckTimeout after the publish
 }
 
 func (p *port[T]) Push(ctx context.Context, v T, t flow.Tag) error {
 	idx := p.n
 	p.n++
-	ack, ok, err := flow.Call(ctx, p.g, idx, v, t, p.publishAsync)
+	m, ok, err := flow.Call(ctx, p.g, idx, v, t, p.message)
 	if !ok {
 		return err
 	}
+	pub := publish[T]{v: v, t: t, idx: idx, msg: m}
+	if pub.ack, err = p.s.js.PublishMsgAsync(m); err != nil {
+		if ok, err := p.failed(ctx, pub, err); !ok {
+			return err
+		}
+	}
+	pub.deadline = time.Now().Add(p.s.timeout)
 	select {
-	case p.inflight <- publish[T]{v: v, t: t, idx: idx, ack: ack, deadline: time.Now().Add(p.s.timeout)}:
+	case p.inflight <- pub:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -57,30 +69,93 @@ func (p *port[T]) Close(ctx context.Context) error {
 	}
 }
 
-func (p *port[T]) publishAsync(_ context.Context, v T) (natsjs.PubAckFuture, error) {
-	m, err := p.s.message(v)
-	if err != nil {
-		return nil, err
-	}
-	return p.s.js.PublishMsgAsync(m)
-}
+func (p *port[T]) message(_ context.Context, v T) (*nats.Msg, error) { return p.s.message(v) }
 
 // publishSync publishes v again and waits for the confirmation: the retry
-// of a publish that was not confirmed.
+// of a publish that failed, under a Retry policy.
 func (p *port[T]) publishSync(ctx context.Context, v T) (struct{}, error) {
 	m, err := p.s.message(v)
 	if err != nil {
 		return struct{}{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.s.timeout)
+	return struct{}{}, p.republish(ctx, m)
+}
+
+// republish publishes m again, synchronously, riding through an outage: it
+// publishes each time once the connection is up, until the server
+// confirms, fails for another reason than an outage, or MaxOutage has
+// passed (a *natsretry.OutageError).
+func (p *port[T]) republish(ctx context.Context, m *nats.Msg) error {
+	nc := p.s.js.Conn()
+	return natsretry.Retry(ctx, p.s.maxOutage, func() error {
+		if err := natsretry.Connected(nc); err != nil {
+			return err
+		}
+		reconnects := nc.Stats().Reconnects
+		pctx, cancel := context.WithTimeout(ctx, p.s.timeout)
+		defer cancel()
+		_, err := p.s.js.PublishMsg(pctx, m)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// No answer in time: an outage's if the connection went down
+			// meanwhile, else the publish's failure.
+			err = errNotConfirmed
+			if !nc.IsConnected() || nc.Stats().Reconnects != reconnects {
+				err = fmt.Errorf("%w: %w", nats.ErrDisconnected, err)
+			}
+		}
+		return p.outage(ctx, m.Subject, err)
+	})
+}
+
+// failed handles a publish of pub that failed with err, and reports
+// whether pub is now stored; if not, err is the run's error, or nil if the
+// policy settled the item. An outage's error (the connection down, the
+// server restarting) is not the item's: the sink publishes it again once
+// the connection is back, until MaxOutage has passed, when the run fails
+// whatever the policy, as every item after would. Other errors go to the
+// error policy, whose retries publish again the same way.
+func (p *port[T]) failed(ctx context.Context, pub publish[T], err error) (bool, error) {
+	if err = p.outage(ctx, pub.msg.Subject, err); natsretry.Transient(err) {
+		if err = p.republish(ctx, pub.msg); err == nil {
+			return true, nil
+		}
+		var oe *natsretry.OutageError
+		if errors.As(err, &oe) {
+			_, _, err = flow.Recover(ctx, p.fatal, pub.idx, pub.v, pub.t, fmt.Errorf("publishing to %q: %w", pub.msg.Subject, err), p.publishSync)
+			return false, err
+		}
+	}
+	_, ok, err := flow.Recover(ctx, p.g, pub.idx, pub.v, pub.t, fmt.Errorf("publishing to %q: %w", pub.msg.Subject, err), p.publishSync)
+	return ok, err
+}
+
+// outage returns err as an outage's error (natsretry.Transient) or not. A
+// publish left unconfirmed while the connection is down is an outage's. A
+// "no responders" is not when no stream captures subject: it is marked
+// permanent. Right after a restart, the server answers so too until
+// JetStream is up; then the stream lookup fails the same way, and err
+// stays transient.
+func (p *port[T]) outage(ctx context.Context, subject string, err error) error {
+	unconfirmed := errors.Is(err, errNotConfirmed) || errors.Is(err, natsjs.ErrAsyncPublishTimeout)
+	if unconfirmed && !p.s.js.Conn().IsConnected() {
+		// Published while the connection was down, and not sent yet.
+		return fmt.Errorf("%w: %w", nats.ErrDisconnected, err)
+	}
+	if !errors.Is(err, natsjs.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, natsretry.ProbeTimeout)
 	defer cancel()
-	_, err = p.s.js.PublishMsg(ctx, m)
-	return struct{}{}, err
+	if _, lerr := p.s.js.StreamNameBySubject(ctx, subject); errors.Is(lerr, natsjs.ErrStreamNotFound) {
+		return natsretry.Permanent(err)
+	}
+	return err
 }
 
 // confirm awaits the confirmation of each publish in turn. A confirmed item
-// is done; one that is not goes through the error policy, whose retry
-// publishes it again and waits.
+// is done; one that is not is published again if an outage is to blame
+// (see failed), else goes through the error policy, whose retry publishes
+// it again and waits.
 func (p *port[T]) confirm(ctx context.Context) error {
 	timer := time.NewTimer(p.s.timeout)
 	defer timer.Stop()
@@ -103,9 +178,7 @@ func (p *port[T]) confirm(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err != nil {
-			err = fmt.Errorf("publishing to %q: %w", pub.ack.Msg().Subject, err)
-			_, ok, err := flow.Recover(ctx, p.g, pub.idx, pub.v, pub.t, err, p.publishSync)
-			if !ok {
+			if ok, err := p.failed(ctx, pub, err); !ok {
 				if err != nil {
 					return err
 				}
@@ -136,6 +209,10 @@ func (p *port[T]) settleConfirmed() {
 }
 
 func (p *port[T]) settleIfConfirmed(pub publish[T]) {
+	if pub.ack == nil {
+		p.done.Settle(pub.t)
+		return
+	}
 	select {
 	case <-pub.ack.Ok():
 		p.done.Settle(pub.t)
@@ -169,6 +246,9 @@ func (p *port[T]) await(ctx context.Context, pub publish[T], timer *time.Timer) 
 // answered reports whether the server has answered pub, and its answer:
 // nil for a confirmation.
 func answered[T any](pub publish[T]) (ok bool, err error) {
+	if pub.ack == nil {
+		return true, nil
+	}
 	select {
 	case <-pub.ack.Ok():
 		return true, nil

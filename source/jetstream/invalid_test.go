@@ -30,6 +30,7 @@ func TestBadArgumentsAreReportedBeforeAnythingRuns(t *testing.T) {
 		{"batch", jetstream.New[int](q.js, "WORK", "workers", jetstream.FetchBatch(0)), "fetch batch must be >= 1, got 0"},
 		{"max wait", jetstream.New[int](q.js, "WORK", "workers", jetstream.MaxWait(0)), "max wait must be >= 1ms"},
 		{"keep-alive", jetstream.New[int](q.js, "WORK", "workers", jetstream.KeepAlive(-time.Second)), "keep-alive interval must be > 0"},
+		{"max outage", jetstream.New[int](q.js, "WORK", "workers", jetstream.MaxOutage(0)), "max outage must be > 0, got 0s"},
 		{"nil decoder", jetstream.New[int](q.js, "WORK", "workers", jetstream.Decoder[int](nil)), "nil decoder"},
 		{"decoder type", jetstream.New[int](q.js, "WORK", "workers", strDecoder), "the decoder makes string, the source emits int"},
 	}

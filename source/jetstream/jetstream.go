@@ -14,7 +14,31 @@
 //     one attempt, and the last (the policy's, or the consumer's
 //     MaxDeliver) takes the policy's fallback;
 //   - failed under fail-fast, or still in the pipeline when the run stops:
-//     Nak, delivered again at once to whoever fetches next.
+//     given back (Nak) once the run has stopped pulling, and delivered
+//     again at once to whoever pulls next. Given back while a pull of the
+//     run is open, it would come back to that pull, again and again.
+//
+// The consumer must exist (nats.go's CreateOrUpdateConsumer) and use
+// AckExplicit. Its AckWait, MaxAckPending and MaxDeliver are the knobs of
+// delivery: see the README's "Scaling out".
+//
+// # Outages, crashes and stops
+//
+// A server outage (a restart, a lost connection) shorter than MaxOutage,
+// 30s by default, does not fail the run: while the connection is down, or
+// JetStream not ready, the source waits and pulls again once it is back,
+// and sends again the acknowledgements that failed meanwhile. A longer
+// outage fails the run, with an error that names the bound and when the
+// outage began. The connection must reconnect by itself (nats.go gives up
+// after 60 attempts 2s apart unless told otherwise: nats.MaxReconnects(-1)
+// never does). An acknowledgement sent just as the connection went down,
+// or one the server got just before it stopped, may be lost: its message
+// comes back after the consumer's AckWait, and its item is done twice,
+// which at-least-once delivery allows; a sink that stores an item once
+// (sink/jetstream's MsgID, an upsert) makes it harmless. A consumer or a
+// stream that is gone is not an outage, although a pull on it gets the
+// answer of a server restarting ("no responders"): the source asks the
+// server which, and fails the run without waiting out the bound.
 //
 // A worker that dies without a word (SIGKILL, a lost machine) acknowledges
 // nothing: the server delivers its messages again once the consumer's
@@ -22,9 +46,17 @@
 // its buffers or in a slow handler, are kept from redelivery with
 // InProgress.
 //
-// The consumer must exist (nats.go's CreateOrUpdateConsumer) and use
-// AckExplicit. Its AckWait, MaxAckPending and MaxDeliver are the knobs of
-// delivery: see the README's "Scaling out".
+// A drain (the first signal) stops the pulling: the pull in progress runs
+// its course, MaxWait at most, so that nothing the server sends it is
+// lost, and what it brings is given back once it has ended. Run returns
+// within MaxWait + 1s of the drain once the items already taken are done.
+//
+// A hard stop (a cancelled context, the second signal) or a failure that
+// stops the run ends the pull in progress 200ms later, whatever MaxWait,
+// and gives back at once what the run holds: Run returns within 1s. The
+// 200ms let in what the server has sent to the pull already; a message it
+// sends in the last moment, before it learns that no one listens, counts
+// as delivered and comes back only after AckWait.
 package jetstream
 
 import (

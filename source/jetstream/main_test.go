@@ -77,6 +77,17 @@ func (q *queue) left(t *testing.T) uint64 {
 	return info.State.Msgs
 }
 
+// deliveries is the number of deliveries the consumer made so far,
+// redeliveries included.
+func (q *queue) deliveries(t *testing.T) uint64 {
+	t.Helper()
+	cons, err := q.js.Consumer(testCtx(t), "WORK", "workers")
+	require.NoError(t, err)
+	info, err := cons.Info(testCtx(t))
+	require.NoError(t, err)
+	return info.Delivered.Consumer
+}
+
 // empties checks that the stream empties: the server applies
 // acknowledgements shortly after it receives them.
 func (q *queue) empties(t *testing.T) {

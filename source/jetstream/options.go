@@ -6,6 +6,8 @@ import (
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 )
 
 // Option configures a Source.
@@ -21,11 +23,12 @@ type config struct {
 	keepAlive  time.Duration // 0: a third of the consumer's AckWait
 	decode     any           // a func(natsjs.Msg) (T, error), checked by New
 	untilEmpty bool
+	maxOutage  time.Duration
 	err        string
 }
 
 func collect(opts []Option) config {
-	c := config{batch: 32, maxWait: time.Second}
+	c := config{batch: 32, maxWait: time.Second, maxOutage: natsretry.DefaultBound}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -50,12 +53,29 @@ func FetchBatch(n int) Option {
 // MaxWait sets how long one pull waits for its batch to fill: 1s by
 // default. Messages are emitted as they arrive, not when the batch is
 // full; MaxWait bounds how long a drain waits for the pull it interrupts.
+// A hard stop does not wait for it: it ends the pull within 200ms.
 func MaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < time.Millisecond {
 			c.err = fmt.Sprintf("max wait must be >= 1ms, got %v", d)
 		}
 		c.maxWait = d
+	})
+}
+
+// MaxOutage sets how long the source rides through a server outage: 30s
+// by default. While the connection is down or the server not ready (a
+// restart), the source waits for it, trying again with a backoff from
+// 50ms up to 1s, and sends again the acknowledgements that could not be
+// sent. An outage longer than d fails the run, with an error that names d
+// and when the outage began. The connection must be one that reconnects
+// (nats.go's MaxReconnects): a closed connection fails the run at once.
+func MaxOutage(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.err = fmt.Sprintf("max outage must be > 0, got %v", d)
+		}
+		c.maxOutage = d
 	})
 }
 

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 	"github.com/conveyor-go/conveyor/source"
 )
 
@@ -26,21 +28,28 @@ type session[T any] struct {
 	sc    *flow.Scope
 	guard *flow.Guard[natsjs.Msg]
 
-	arrived    chan *receipt // from fetch to generate; closed when fetch stops
-	maxDeliver int           // the consumer's MaxDeliver; <= 0 for no limit
-	every      atomic.Int64  // keep-alive interval, once the consumer is bound
-	tally      tally         // what became of the messages
-	idle       chan struct{} // closed once the generator returned and nothing is held
+	arrived    chan *receipt   // from fetch to generate; closed when fetch stops
+	runCtx     context.Context // the run's, set by fetch before a message arrives
+	maxDeliver int             // the consumer's MaxDeliver; <= 0 for no limit
+	every      atomic.Int64    // keep-alive interval, once the consumer is bound
+	tally      tally           // what became of the messages
+	idle       chan struct{}   // closed once the generator returned and nothing is held
 
-	mu      sync.Mutex
-	held    map[*receipt]struct{}
-	genDone bool
-	closed  bool // idle is closed
+	mu        sync.Mutex
+	held      map[*receipt]struct{}
+	genDone   bool       // the generator has returned
+	stopFetch func()     // stops fetch's pulling; nil until fetch starts
+	fetchDone bool       // arrived is closed
+	failed    []*receipt // of failed items, to give back once fetch is done
+	closed    bool       // idle is closed
 }
 
 // generate emits the items of the messages fetch hands over, until fetch
-// stops (a drain, UntilEmpty, or a hard stop) or the generator's context
-// is done; then it gives back what it has not emitted.
+// stops (a drain, UntilEmpty, or a hard stop), the generator's context is
+// done, or yield says the run stops. It never waits for fetch: a failure
+// downstream makes yield say false, and the run's context is cancelled,
+// which stops fetch, only once the generator has returned. What is left
+// in arrived is given back by whichever of the two ends last.
 func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt) bool) error {
 	defer ss.generated()
 	decode := func(_ context.Context, m natsjs.Msg) (T, error) { return ss.src.decode(m) }
@@ -53,7 +62,6 @@ func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt
 		case <-ctx.Done():
 		}
 		if !ok {
-			ss.giveBackArrived()
 			return nil
 		}
 		v, ok, err := flow.Call(ctx, ss.guard, n, r.msg, flow.WithReceipt(r), decode)
@@ -68,13 +76,83 @@ func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt
 			continue
 		}
 		if !yield(v, r) {
-			ss.giveBackArrived()
 			return nil
 		}
 	}
 }
 
-// giveBackArrived gives back each message that arrives until fetch stops.
+// generated records that the generator has returned, which stops fetch,
+// and gives back what arrived holds if fetch has stopped already.
+func (ss *session[T]) generated() {
+	ss.mu.Lock()
+	ss.genDone = true
+	if ss.stopFetch != nil {
+		ss.stopFetch()
+	}
+	last := ss.fetchDone
+	ss.idleLocked()
+	ss.mu.Unlock()
+	if last {
+		ss.giveBackArrived()
+	}
+}
+
+// sendAgain sends an acknowledgement again while it fails because the
+// connection is down (which fails a publish at once only when the
+// connection's reconnect buffer is full or disabled: else the client keeps
+// it, to send it once reconnected), until the outage has lasted MaxOutage,
+// or the run stops. An acknowledgement that is not sent leaves its message
+// to come back after the consumer's AckWait.
+func (ss *session[T]) sendAgain(err error, send func() error) error {
+	if !natsretry.Transient(err) {
+		return err
+	}
+	return ss.retry(ss.runCtx, send)
+}
+
+// onGenerated calls stop when the generator returns, or now if it has.
+func (ss *session[T]) onGenerated(stop func()) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.genDone {
+		stop()
+		return
+	}
+	ss.stopFetch = stop
+}
+
+// fetched closes arrived, gives back the messages of failed items, and
+// what arrived holds if the generator has returned already.
+func (ss *session[T]) fetched() {
+	close(ss.arrived)
+	ss.mu.Lock()
+	ss.fetchDone = true
+	last := ss.genDone
+	failed := ss.failed
+	ss.failed = nil
+	ss.mu.Unlock()
+	for _, r := range failed {
+		r.giveBack()
+	}
+	if last {
+		ss.giveBackArrived()
+	}
+}
+
+// giveBackLater keeps the message of a failed item, which stops the run,
+// until fetch has stopped pulling.
+func (ss *session[T]) giveBackLater(r *receipt) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.fetchDone {
+		return false
+	}
+	ss.failed = append(ss.failed, r)
+	return true
+}
+
+// giveBackArrived gives back each message left in arrived, once both its
+// ends have stopped.
 func (ss *session[T]) giveBackArrived() {
 	for r := range ss.arrived {
 		r.giveBack()
@@ -83,7 +161,7 @@ func (ss *session[T]) giveBackArrived() {
 
 // hold records m as held until its item settles.
 func (ss *session[T]) hold(m natsjs.Msg) *receipt {
-	r := &receipt{msg: m, n: 1, release: ss.release, tally: &ss.tally, since: time.Now()}
+	r := &receipt{msg: m, n: 1, owner: ss, tally: &ss.tally, since: time.Now()}
 	if md, err := m.Metadata(); err == nil {
 		r.n = int(md.NumDelivered)
 		r.last = ss.maxDeliver > 0 && r.n >= ss.maxDeliver
@@ -101,14 +179,6 @@ func (ss *session[T]) hold(m natsjs.Msg) *receipt {
 func (ss *session[T]) release(r *receipt) {
 	ss.mu.Lock()
 	delete(ss.held, r)
-	ss.idleLocked()
-	ss.mu.Unlock()
-}
-
-// generated records that the generator has returned.
-func (ss *session[T]) generated() {
-	ss.mu.Lock()
-	ss.genDone = true
 	ss.idleLocked()
 	ss.mu.Unlock()
 }
@@ -159,6 +229,12 @@ func (ss *session[T]) heldSince(t time.Time) []*receipt {
 	return rs
 }
 
+// flushTimeout bounds the wait for the server to confirm that it got the
+// run's last acknowledgements.
+const flushTimeout = 500 * time.Millisecond
+
+var errNotConnected = errors.New("not connected")
+
 // end gives back what the run still held when it stopped, so that another
 // worker gets it at once, flushes the acknowledgements to the server, and
 // logs what became of the run's messages.
@@ -173,8 +249,17 @@ func (ss *session[T]) end(error) {
 		r.giveBack()
 		ss.tally.abandoned.Add(1)
 	}
-	if err := ss.src.js.Conn().FlushTimeout(5 * time.Second); err != nil {
-		ss.sc.Logger.Warn("flushing acknowledgements to the NATS server: "+err.Error()+"; the server will deliver the unacknowledged messages again", zap.Error(err))
+	// A flush waits for the server's answer: not while the connection is
+	// down (what it holds is sent on reconnection, if the caller keeps the
+	// connection open), and not for long, so that Run returns soon after a
+	// stop.
+	nc := ss.src.js.Conn()
+	err := errNotConnected
+	if nc.IsConnected() {
+		err = nc.FlushTimeout(flushTimeout)
+	}
+	if err != nil {
+		ss.sc.Logger.Warn("flushing acknowledgements to the NATS server: "+err.Error()+"; the server will deliver the unacknowledged messages again after AckWait", zap.Error(err))
 	}
 	ss.tally.log(ss.sc.Logger)
 }
