@@ -88,6 +88,14 @@ func (e *OutageError) Error() string {
 
 func (e *OutageError) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, ErrOutage) true for an *OutageError.
+func (e *OutageError) Is(target error) bool { return target == ErrOutage }
+
+// ErrOutage is matched (errors.Is) by the error of a run that a NATS
+// outage longer than its bound failed. The connectors export it, as
+// source/jetstream.ErrOutage and sink/jetstream.ErrOutage.
+var ErrOutage = errors.New("NATS outage longer than the bound")
+
 // Retry calls f, and calls it again while it fails with a transient error,
 // waiting between calls from 50ms, doubling up to 1s, until it succeeds,
 // fails with another error (returned as is), or has failed for longer than

@@ -236,3 +236,8 @@ func encodeJSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
 // errNotConfirmed is the error of a publish the server did not confirm in
 // time.
 var errNotConfirmed = errors.New("the server did not confirm the publish in time")
+
+// ErrOutage is matched (errors.Is) by the error of a run that a NATS
+// outage longer than MaxOutage failed. It is the same value as
+// source/jetstream.ErrOutage.
+var ErrOutage = natsretry.ErrOutage

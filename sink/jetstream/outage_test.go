@@ -77,6 +77,7 @@ func TestOutage(t *testing.T) {
 
 		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
 		assert.Contains(t, st.Message, "NATS outage longer than 500ms, since ")
+		assert.ErrorIs(t, st.Err, jetstream.ErrOutage)
 		assert.Equal(t, "jetstream", st.Stage)
 		assert.Zero(t, st.Counts.Skipped, "an outage is not the item's failure")
 		assert.Equal(t, int64(1), st.Counts.Failed)

@@ -67,6 +67,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
+	"github.com/conveyor-go/conveyor/internal/natsretry"
 	"github.com/conveyor-go/conveyor/source"
 	"github.com/conveyor-go/conveyor/stage"
 )
@@ -168,3 +169,8 @@ func msgLabel(m natsjs.Msg) string {
 // errNotExplicit is the error of a consumer that does not acknowledge each
 // message on its own.
 var errNotExplicit = errors.New("the consumer must use AckExplicit, so that each message is acknowledged when its item has left the pipeline")
+
+// ErrOutage is matched (errors.Is) by the error of a run that a NATS
+// outage longer than MaxOutage failed. It is the same value as
+// sink/jetstream.ErrOutage.
+var ErrOutage = natsretry.ErrOutage

@@ -164,6 +164,7 @@ func TestAnOutageLongerThanTheBoundFailsTheRunAndLosesNothing(t *testing.T) {
 
 	require.Equal(t, pipeline.CodeFailure, status.Code, status.String())
 	assert.Contains(t, status.Message, "NATS outage longer than 1s, since ")
+	assert.ErrorIs(t, status.Err, jetstream.ErrOutage)
 	t.Logf("%s, %v after the server stopped", status.Message, took)
 	assert.Less(t, took, bound+time.Second, "the run fails once the outage has lasted the bound, and returns within 1s")
 
