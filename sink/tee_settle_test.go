@@ -165,19 +165,23 @@ func liveLag(out *syncBuffer, lags *[]time.Duration) func(context.Context, int) 
 
 // A writer sink in a Tee is live: each line reaches its writer within the
 // flush interval while the run goes on, the interval being the shortest
-// of the Tee's sinks made with New (here the JSONL's: DefaultFlushEvery,
-// or the one it sets), and its receipt settles then.
+// of the Tee's sinks made with New (the JSONL's: DefaultFlushEvery, or the
+// one it sets; or another's shorter one), and its receipt settles then.
 func TestAWriterSinkInATeeIsLive(t *testing.T) {
+	// The interval, plus a generous margin for a loaded machine.
+	soon := sink.DefaultFlushEvery + 400*time.Millisecond
+	second := []textsink.Option{textsink.FlushEvery(time.Second)}
 	for _, c := range []struct {
 		name     string
 		opts     []textsink.Option
+		other    bool // a Durable New sink in the Tee too, at the default interval
 		min, max time.Duration
 	}{
-		// The interval, plus a generous margin for a loaded machine.
-		{"at the default interval", nil, 0, sink.DefaultFlushEvery + 400*time.Millisecond},
+		{"at the default interval", nil, false, 0, soon},
 		// A timer never fires early; the clock is read a little after the
 		// write, so allow 100 ms less than the interval.
-		{"at the interval the JSONL sets", []textsink.Option{textsink.FlushEvery(time.Second)}, 900 * time.Millisecond, 1400 * time.Millisecond},
+		{"at the interval the JSONL sets", second, false, 900 * time.Millisecond, 1400 * time.Millisecond},
+		{"at another New sink's shorter interval", second, true, 0, soon},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out syncBuffer
@@ -192,8 +196,13 @@ func TestAWriterSinkInATeeIsLive(t *testing.T) {
 				}
 				return settled(ctx, i)
 			}
+			sinks := []*sink.Of[int]{f.sink(), textsink.JSONL[int](&out, c.opts...)}
+			if c.other {
+				s := &store{rs: rs}
+				sinks = append(sinks, sink.New("durable", func(context.Context) (sink.Writer[int], error) { return durable{s}, nil }))
+			}
 			st := pipeline.New(settletest.Source(rs, func(i int) int { return i }, after)).
-				Sink(sink.Tee(f.sink(), textsink.JSONL[int](&out, c.opts...))).Run(t.Context())
+				Sink(sink.Tee(sinks...)).Run(t.Context())
 
 			require.True(t, st.OK(), st.Message)
 			t.Logf("each line out after %v", lags)
@@ -256,15 +265,27 @@ func TestAFailedFlushInATeeNamesTheSink(t *testing.T) {
 // A Tee opens the Writers of all its New sinks at its first item; when one
 // fails to open, the ones opened before it are aborted.
 func TestATeeWhoseSinkFailsToOpenAbortsTheOnesOpened(t *testing.T) {
-	a, c := &ledger{}, &ledger{}
-	broken := sink.New("broken", func(context.Context) (sink.Writer[int], error) { return nil, errors.New("no such dir") })
-	st := pipeline.New(source.Slice(upTo(3))).Sink(sink.Tee(a.sink("a"), broken, c.sink("c"))).Run(t.Context())
+	for _, c := range []struct {
+		name string
+		w    sink.Writer[int]
+		err  error
+		want string
+	}{
+		{"with an error", nil, errors.New("no such dir"), "no such dir"},
+		{"with a nil Writer", nil, nil, "open returned a nil Writer"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := &ledger{}, &ledger{}
+			broken := sink.New("broken", func(context.Context) (sink.Writer[int], error) { return c.w, c.err })
+			st := pipeline.New(source.Slice(upTo(3))).Sink(sink.Tee(a.sink("a"), broken, b.sink("b"))).Run(t.Context())
 
-	require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
-	assert.Contains(t, st.Message, `sink 1 "broken"`)
-	assert.Contains(t, st.Message, "no such dir")
-	assert.Equal(t, 1, a.opens)
-	assert.Equal(t, 1, a.aborts)
-	assert.Zero(t, a.commits)
-	assert.Zero(t, c.opens, "the sinks after the broken one are not opened")
+			require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+			assert.Contains(t, st.Message, `opening the sink's output`)
+			assert.Contains(t, st.Message, `sink 1 "broken": `+c.want)
+			assert.Equal(t, 1, a.opens)
+			assert.Equal(t, 1, a.aborts)
+			assert.Zero(t, a.commits)
+			assert.Zero(t, b.opens, "the sinks after the broken one are not opened")
+		})
+	}
 }
