@@ -40,7 +40,8 @@ import (
 // flushed at least as often as it asks: DefaultFlushEvery unless one of
 // them sets a shorter one. A Tee with a sink that only commits (a file
 // renamed into place) holds every receipt until its commit, as such a
-// sink does.
+// sink does, but still flushes its Flushers, so that their output is
+// live.
 //
 // At the end of the input each sink's end runs in order: a New sink's
 // Writer commits. Every sink gets its end even when an earlier one fails;
@@ -130,14 +131,23 @@ func (ft flushingTee[T]) Flush(ctx context.Context) error {
 	return nil
 }
 
+// holdingTee is a Tee with a sink that only commits and Flushers: its
+// port flushes it, so that the Flushers' output is live, but holds every
+// receipt until the commit.
+type holdingTee[T any] struct{ flushingTee[T] }
+
+func (holdingTee[T]) holdsAtFlush() {}
+
 var (
-	_ Durable = durableTee[int]{}
-	_ Flusher = flushingTee[int]{}
+	_ Durable     = durableTee[int]{}
+	_ Flusher     = flushingTee[int]{}
+	_ flushHolder = holdingTee[int]{}
 )
 
 // openTee opens the Writers of the Tee's New sinks, in order, and returns
 // the Tee's Writer for this run, of the type that tells its port when to
-// settle: durableTee, flushingTee, or a teeWriter that holds until commit.
+// flush and settle: durableTee, flushingTee, holdingTee (flushed, holds
+// until commit), or a teeWriter (holds until commit).
 // When a Writer fails to open, it aborts the ones opened before it: the
 // port, having no Writer, aborts nothing.
 func openTee[T any](ctx context.Context, subs []teeSink[T]) (Writer[T], error) {
@@ -165,6 +175,8 @@ func openTee[T any](ctx context.Context, subs []teeSink[T]) (Writer[T], error) {
 		holds = true
 	}
 	switch {
+	case holds && len(tw.flushers) > 0:
+		return holdingTee[T]{flushingTee[T]{tw}}, nil
 	case holds:
 		return tw, nil
 	case len(tw.flushers) > 0:

@@ -289,3 +289,38 @@ func TestATeeWhoseSinkFailsToOpenAbortsTheOnesOpened(t *testing.T) {
 		})
 	}
 }
+
+// A writer sink in a Tee with a sink that only commits is still live:
+// each line reaches its writer within the flush interval, while every
+// receipt is held until the commit.
+func TestAWriterSinkInATeeThatHoldsIsLive(t *testing.T) {
+	var out syncBuffer
+	var lags []time.Duration
+	rs := settletest.Receipts(3)
+	s := &store{rs: rs}
+	lag := liveLag(&out, &lags)
+	after := func(ctx context.Context, i int) error {
+		if err := lag(ctx, i); err != nil {
+			return err
+		}
+		for j := range i + 1 {
+			select {
+			case <-rs[j].Settled():
+				return fmt.Errorf("item %d settled before the commit", j)
+			default:
+			}
+		}
+		return nil
+	}
+	only := sink.New("store", func(context.Context) (sink.Writer[int], error) { return s, nil })
+	st := pipeline.New(settletest.Source(rs, func(i int) int { return i }, after)).
+		Sink(sink.Tee(textsink.JSONL[int](&out), only)).Run(t.Context())
+
+	require.True(t, st.OK(), st.Message)
+	t.Logf("each line out after %v", lags)
+	require.Len(t, lags, 3)
+	for i, lag := range lags {
+		assert.Less(t, lag, sink.DefaultFlushEvery+400*time.Millisecond, "line %d", i)
+	}
+	allDone(t, rs)
+}
