@@ -62,23 +62,31 @@ func storedByAll(rs []*settletest.Receipt, c *called, s *store) func(context.Con
 // source waits for each item's receipt before it gives the next, and a
 // Tee that holds receipts until the end fails at the first item.
 func TestATeeOfSinksThatStoreAsTheyGoSettlesEachItemAtOnce(t *testing.T) {
+	// durableSink is a New sink of a Durable Writer into s; funcSink is a
+	// Func sink into s.
+	durableSink := func(s *store) *sink.Of[int] {
+		return sink.New("durable", func(context.Context) (sink.Writer[int], error) { return durable{s}, nil })
+	}
+	funcSink := func(s *store) *sink.Of[int] { return sink.Func(durable{s}.Write) }
 	for _, c := range []struct {
 		name string
-		tee  func(c *called, d *sink.Of[int]) *sink.Of[int]
+		tee  func(c *called, s *store) *sink.Of[int]
 	}{
-		{"Func and Durable", func(c *called, d *sink.Of[int]) *sink.Of[int] { return sink.Tee(c.sink(), d) }},
-		{"Durable and Func", func(c *called, d *sink.Of[int]) *sink.Of[int] { return sink.Tee(d, c.sink()) }},
-		{"Func and a Tee of Durable and Func", func(c *called, d *sink.Of[int]) *sink.Of[int] {
-			return sink.Tee(c.sink(), sink.Tee(d, sink.Discard[int]()))
+		{"Func and Durable", func(c *called, s *store) *sink.Of[int] { return sink.Tee(c.sink(), durableSink(s)) }},
+		{"Durable and Func", func(c *called, s *store) *sink.Of[int] { return sink.Tee(durableSink(s), c.sink()) }},
+		{"Func and a Tee of Durable and Func", func(c *called, s *store) *sink.Of[int] {
+			return sink.Tee(c.sink(), sink.Tee(durableSink(s), sink.Discard[int]()))
+		}},
+		{"Funcs only", func(c *called, s *store) *sink.Of[int] {
+			return sink.Tee(c.sink(), sink.Tee(sink.Discard[int](), funcSink(s)))
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rs := settletest.Receipts(20)
 			s := &store{rs: rs}
 			var f called
-			d := sink.New("durable", func(context.Context) (sink.Writer[int], error) { return durable{s}, nil })
 			st := pipeline.New(settletest.Source(rs, func(i int) int { return i }, storedByAll(rs, &f, s))).
-				Sink(c.tee(&f, d)).Run(t.Context())
+				Sink(c.tee(&f, s)).Run(t.Context())
 
 			require.True(t, st.OK(), st.Message)
 			_, _, problems := s.storedAt()
@@ -292,35 +300,47 @@ func TestATeeWhoseSinkFailsToOpenAbortsTheOnesOpened(t *testing.T) {
 
 // A writer sink in a Tee with a sink that only commits is still live:
 // each line reaches its writer within the flush interval, while every
-// receipt is held until the commit.
+// receipt is held until the commit; also when that Tee is in another.
 func TestAWriterSinkInATeeThatHoldsIsLive(t *testing.T) {
-	var out syncBuffer
-	var lags []time.Duration
-	rs := settletest.Receipts(3)
-	s := &store{rs: rs}
-	lag := liveLag(&out, &lags)
-	after := func(ctx context.Context, i int) error {
-		if err := lag(ctx, i); err != nil {
-			return err
-		}
-		for j := range i + 1 {
-			select {
-			case <-rs[j].Settled():
-				return fmt.Errorf("item %d settled before the commit", j)
-			default:
+	for _, c := range []struct {
+		name string
+		tee  func(w, only *sink.Of[int]) *sink.Of[int]
+	}{
+		{"in the Tee", func(w, only *sink.Of[int]) *sink.Of[int] { return sink.Tee(w, only) }},
+		{"in a Tee in a Tee", func(w, only *sink.Of[int]) *sink.Of[int] {
+			return sink.Tee(sink.Discard[int](), sink.Tee(w, only))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out syncBuffer
+			var lags []time.Duration
+			rs := settletest.Receipts(3)
+			s := &store{rs: rs}
+			lag := liveLag(&out, &lags)
+			after := func(ctx context.Context, i int) error {
+				if err := lag(ctx, i); err != nil {
+					return err
+				}
+				for j := range i + 1 {
+					select {
+					case <-rs[j].Settled():
+						return fmt.Errorf("item %d settled before the commit", j)
+					default:
+					}
+				}
+				return nil
 			}
-		}
-		return nil
-	}
-	only := sink.New("store", func(context.Context) (sink.Writer[int], error) { return s, nil })
-	st := pipeline.New(settletest.Source(rs, func(i int) int { return i }, after)).
-		Sink(sink.Tee(textsink.JSONL[int](&out), only)).Run(t.Context())
+			only := sink.New("store", func(context.Context) (sink.Writer[int], error) { return s, nil })
+			st := pipeline.New(settletest.Source(rs, func(i int) int { return i }, after)).
+				Sink(c.tee(textsink.JSONL[int](&out), only)).Run(t.Context())
 
-	require.True(t, st.OK(), st.Message)
-	t.Logf("each line out after %v", lags)
-	require.Len(t, lags, 3)
-	for i, lag := range lags {
-		assert.Less(t, lag, sink.DefaultFlushEvery+400*time.Millisecond, "line %d", i)
+			require.True(t, st.OK(), st.Message)
+			t.Logf("each line out after %v", lags)
+			require.Len(t, lags, 3)
+			for i, lag := range lags {
+				assert.Less(t, lag, sink.DefaultFlushEvery+400*time.Millisecond, "line %d", i)
+			}
+			allDone(t, rs)
+		})
 	}
-	allDone(t, rs)
 }
