@@ -38,6 +38,7 @@ type writerPort[T any] struct {
 	write     func(ctx context.Context, v T) error // w.Write
 	durable   bool                                 // w is Durable
 	flusher   Flusher                              // w, when it is one and not Durable
+	holds     bool                                 // w is a flushHolder: its flush settles nothing
 	dirty     bool                                 // items written since the last flush
 	ended     bool                                 // Close was called: no flush after it
 	committed bool
@@ -149,8 +150,14 @@ func (p *writerPort[T]) opened(ctx context.Context) error {
 	}
 	p.done.HoldTracked()
 	p.flusher, _ = w.(Flusher)
+	_, p.holds = w.(flushHolder)
 	return nil
 }
+
+// flushHolder is a Flusher whose Flush does not store all its items (a
+// Tee with a sink that only commits): the sink flushes it, so that its
+// output is live, but holds the receipts until the commit.
+type flushHolder interface{ holdsAtFlush() }
 
 // Close commits the Writer and settles what the sink held. It stops the
 // flusher first, so that nothing is flushed after the commit.
@@ -200,7 +207,8 @@ func (p *writerPort[T]) flushing(ctx context.Context) error {
 	}
 }
 
-// flush flushes the Writer and settles the items it held.
+// flush flushes the Writer and settles the items it held, unless it holds
+// them until the commit.
 func (p *writerPort[T]) flush(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -211,6 +219,8 @@ func (p *writerPort[T]) flush(ctx context.Context) error {
 	if err := p.flusher.Flush(ctx); err != nil {
 		return &flow.Error{Stage: p.sc.Name, Index: p.sc.Index, Label: "flush", Err: err}
 	}
-	p.done.SettleHeld()
+	if !p.holds {
+		p.done.SettleHeld()
+	}
 	return nil
 }
