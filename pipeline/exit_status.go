@@ -43,6 +43,13 @@ type ExitStatus struct {
 	Duration time.Duration
 	// Counts says what happened to the items.
 	Counts Counts
+	// LeftBehind counts the goroutines still running when Run returned. Run
+	// waits for every goroutine it started but one kind: a read blocked
+	// inside a source's arbitrary io.Reader (not a file, a pipe, a FIFO, a
+	// terminal or a socket, whose reads a stop interrupts), which nothing
+	// can interrupt. Such a goroutine ends by itself once its Read returns;
+	// Message and the run's log say so. It is 0 for every other run.
+	LeftBehind int
 	// Stats is the final snapshot of the registry given with WithStats.
 	Stats stats.Snapshot
 	// Report says, stage by stage, what the run did and where its time
