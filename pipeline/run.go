@@ -121,12 +121,13 @@ func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool
 	}
 }
 
-// leftBehind says that n goroutines outlive the run, and why.
+// leftBehind says that n goroutines outlive the run; the run's log names
+// what each is blocked in.
 func leftBehind(n int) string {
 	if n == 1 {
-		return "1 goroutine left behind, blocked in a source's io.Reader"
+		return "1 goroutine left behind, blocked in a source (see the log)"
 	}
-	return fmt.Sprintf("%d goroutines left behind, blocked in sources' io.Readers", n)
+	return fmt.Sprintf("%d goroutines left behind, blocked in sources (see the log)", n)
 }
 
 func finish(cfg config, st ExitStatus) ExitStatus {
