@@ -53,6 +53,12 @@ func (f *feed) take(ctx context.Context) (func(), error) {
 	disarm := f.src.arm(ctx, f.name)
 	return func() {
 		disarm()
+		if f.src.cut && f.in != nil && f.in.gzip {
+			// compress/gzip keeps the error of a failed read: the stream
+			// cannot be read on, and a next run would fail with a
+			// deadline's error that names no cause.
+			f.err = fmt.Errorf("textsrc: %s: a stop cut its gzip stream, which cannot be read on", f.name)
+		}
 		<-f.turn
 	}, nil
 }

@@ -39,7 +39,9 @@ func (l Line) Where() string { return l.File + ":" + strconv.Itoa(l.N) }
 // on where the first stopped, with the line after the last one the first
 // emitted, numbered on from it: the source keeps what it read ahead, and
 // the start of a line a stop cut, from one run to the next. Runs of the
-// same source take turns at r.
+// same source take turns at r. A gzip stream cannot be read on after a stop
+// cut a read of it (compress/gzip keeps the error): a next run fails,
+// saying so.
 //
 // A stop never waits for input. When the run stops hard (a second signal,
 // a cancelled context, a failure) or drains (the first signal), a read

@@ -3,6 +3,7 @@
 package textsrc_test
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -485,4 +486,32 @@ func TestLinesDeadlineReaderBlocked(t *testing.T) {
 	_, err := io.ReadFull(r, buf)
 	require.NoError(t, err, "the deadline is cleared when the run ends")
 	assert.Equal(t, "two\n", string(buf))
+}
+
+// A stop that cuts a read of a gzip stream leaves it unreadable
+// (compress/gzip keeps the error): a next run fails, saying so.
+func TestLinesGzipCutByStop(t *testing.T) {
+	r, w := osPipe(t)
+	zw := gzip.NewWriter(w)
+	_, err := zw.Write([]byte("one\ntwo\n"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Flush()) // the lines can be read; the source waits for more
+	src := textsrc.Lines(r, "stdin.gz")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	run := start(ctx, src)
+	run.waitLine(t, "one")
+	run.waitLine(t, "two")
+	blockedReading(t)
+	stop := time.Now()
+	cancel()
+	st, _ := run.returns(t, stop, func() { _ = w.Close() })
+	require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+	require.ErrorIs(t, st.Err, context.Canceled)
+
+	require.NoError(t, zw.Close())
+	require.NoError(t, w.Close())
+	_, st = drain(t, src)
+	require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+	assert.ErrorContains(t, st.Err, "stdin.gz: a stop cut its gzip stream, which cannot be read on")
 }

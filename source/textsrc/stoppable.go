@@ -27,6 +27,9 @@ type stoppable struct {
 	r     io.Reader
 	cur   io.Reader // what the current run reads: r, a duplicate of it, or fetch
 	fetch *fetcher  // made the first time r needs it, and kept for its pending read
+
+	ctx context.Context // the current run's
+	cut bool            // the stop of the current run failed a read
 }
 
 // deadliner is a reader whose reads a deadline ends, as net.Conn's.
@@ -38,11 +41,18 @@ type deadliner interface {
 var longAgo = time.Unix(1, 0)
 
 // Read reads the current run's reader.
-func (s *stoppable) Read(p []byte) (int, error) { return s.cur.Read(p) }
+func (s *stoppable) Read(p []byte) (int, error) {
+	n, err := s.cur.Read(p)
+	if err != nil && s.ctx.Err() != nil {
+		s.cut = true
+	}
+	return n, err
+}
 
 // arm makes the reads of the run whose context is ctx stoppable. The
 // returned func undoes what arm did; the run calls it before it ends.
 func (s *stoppable) arm(ctx context.Context, name string) (disarm func()) {
+	s.ctx, s.cut = ctx, false
 	switch r := s.r.(type) {
 	case *strings.Reader, *bytes.Reader, *bytes.Buffer:
 		s.cur = r
