@@ -11,7 +11,7 @@ import (
 // fetchGrace is how long a run that ends with a read of an arbitrary
 // reader pending waits for it, before it leaves the reading goroutine
 // behind: a Read that is not blocked returns well within it.
-const fetchGrace = 20 * time.Millisecond
+const fetchGrace = 100 * time.Millisecond
 
 // fetcher reads an arbitrary io.Reader, one that has no descriptor to poll
 // and no deadline, in a goroutine of its own, so that a stopped run can

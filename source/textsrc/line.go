@@ -66,7 +66,7 @@ func (l Line) Where() string { return l.File + ":" + strconv.Itoa(l.N) }
 //   - Any other io.Reader is the one exception: nothing can interrupt its
 //     Read. Lines reads it in a goroutine of its own, a 64 KiB buffer ahead
 //     of the lines it emits (this costs a channel handoff and a copy per
-//     buffer, not per line). A stopped run waits at most 20ms for a Read
+//     buffer, not per line). A stopped run waits at most 100ms for a Read
 //     blocked in it, then returns and leaves that one goroutine behind:
 //     ExitStatus.LeftBehind counts it, its Message and report say so, and
 //     the run's log names the reader. The goroutine ends once its Read
