@@ -123,10 +123,6 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sc.Run.OnDrain(cancel)
-	// The generator (and Merge's, for its sources) also finds in its
-	// context the run, to count what it leaves behind, and the run's own
-	// context, which only a hard stop or a failure cancels.
-	genCtx = flow.WithRun(context.WithValue(genCtx, runCtxKey{}, ctx), sc.Run)
 
 	in := sc.Run.TallyIn()
 	var n int64
@@ -165,7 +161,11 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		}
 		return push(v, flow.WithReceipt(r))
 	}
-	genErr := s.generate(genCtx, yield, emit)
+	// The generator (and Merge's, for its sources) also finds in its
+	// context the run, to count what it leaves behind, and the run's own
+	// context, which only a hard stop or a failure cancels. push checks
+	// genCtx itself, not through these two layers, at every item.
+	genErr := s.generate(flow.WithRun(context.WithValue(genCtx, runCtxKey{}, ctx), sc.Run), yield, emit)
 	switch {
 	case pushErr != nil:
 		return pushErr
