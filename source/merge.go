@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,13 +119,36 @@ const mergeGrace = 500 * time.Millisecond
 // hard stop ends that at once.
 func merge[T any](ctx context.Context, subs []mergeSource[T], yield func(T) bool) error {
 	genCtx, cancel := context.WithCancel(ctx)
-	hard := runContext(ctx) // done on a hard stop, not on a drain
 	ch := make(chan mergeItem[T], mergeBuffer)
 	quit := make(chan struct{}) // closed when merge returns: senders give up
 	returned := make([]atomic.Bool, len(subs))
 	allReturned := make(chan struct{})
-	var live atomic.Int64
+	var (
+		live     atomic.Int64
+		closeMu  sync.Mutex // orders the close of ch and wake's send
+		chClosed bool
+	)
+	// A hard stop (done on the run's context, not on a drain) wakes merge
+	// if it waits for an item that a stuck source may never send: a send
+	// into an empty slot. When ch is full, merge is not waiting, and yield
+	// says false at the next item. A select on the stop at every item
+	// instead would cost half as much again as the handoff.
+	woken := make(chan struct{})
+	wake := context.AfterFunc(runContext(ctx), func() {
+		defer close(woken)
+		closeMu.Lock()
+		defer closeMu.Unlock()
+		if !chClosed {
+			select {
+			case ch <- mergeItem[T]{stop: true}:
+			default:
+			}
+		}
+	})
 	defer func() {
+		if !wake() {
+			<-woken
+		}
 		close(quit)
 		cancel()
 		awaitSources(ctx, subs, returned, allReturned)
@@ -135,7 +159,10 @@ func merge[T any](ctx context.Context, subs []mergeSource[T], yield func(T) bool
 			defer func() {
 				returned[i].Store(true)
 				if live.Add(-1) == 0 {
+					closeMu.Lock()
+					chClosed = true
 					close(ch) // the last sender is done
+					closeMu.Unlock()
 					close(allReturned)
 				}
 			}()
@@ -151,21 +178,17 @@ func merge[T any](ctx context.Context, subs []mergeSource[T], yield func(T) bool
 			}
 		}()
 	}
-	for {
-		select {
-		case it, ok := <-ch:
-			switch {
-			case !ok:
-				return nil // every source has returned
-			case it.err != nil:
-				return it.err
-			case !yield(it.v):
-				return nil // the run is stopping: what merge returns is ignored
-			}
-		case <-hard.Done():
-			return nil // as yield would say false: a source may be stuck
+	for it := range ch {
+		switch {
+		case it.stop:
+			return nil // a hard stop: yield would say false; a source may be stuck
+		case it.err != nil:
+			return it.err
+		case !yield(it.v):
+			return nil // the run is stopping: what merge returns is ignored
 		}
 	}
+	return nil // every source has returned
 }
 
 // awaitSources waits for the goroutines of merge's sources, which are
@@ -192,10 +215,12 @@ func awaitSources[T any](ctx context.Context, subs []mergeSource[T], returned []
 	}
 }
 
-// mergeItem is an item a source handed over, or the error it ended with.
+// mergeItem is an item a source handed over, or the error it ended with,
+// or the mark of a hard stop.
 type mergeItem[T any] struct {
-	v   T
-	err error
+	v    T
+	err  error
+	stop bool
 }
 
 // run runs the source's generator under ctx and hands its items to ch,
