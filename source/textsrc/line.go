@@ -61,6 +61,8 @@ func (l Line) Where() string { return l.File + ":" + strconv.Itoa(l.N) }
 //     a terminal): it is non-blocking while the run reads, and put back as
 //     it was when the run ends. A process killed before (SIGKILL) leaves it
 //     non-blocking, and the next program to read it may fail with EAGAIN.
+//     (On systems other than Linux, macOS and the BSDs, and for a device
+//     the runtime cannot poll, such a file is read as any other io.Reader.)
 //   - Another reader with a SetReadDeadline method (a net.Conn) gets a read
 //     deadline at the stop, cleared when the run ends.
 //   - Any other io.Reader is the one exception: nothing can interrupt its
