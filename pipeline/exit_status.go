@@ -43,6 +43,16 @@ type ExitStatus struct {
 	Duration time.Duration
 	// Counts says what happened to the items.
 	Counts Counts
+	// LeftBehind counts the goroutines still running when Run returned, 0
+	// for almost every run. Run waits for every goroutine it started except
+	// a source's that nothing can stop, so that it still returns promptly
+	// after a stop: a read blocked inside an arbitrary io.Reader of a
+	// textsrc source (pipes, FIFOs, terminals and sockets are interrupted
+	// instead), or a generator under source.Merge that does not return
+	// once its context is done. Such a goroutine ends by itself once what
+	// it waits for returns. Message and the report say how many there are,
+	// and the run's log names each one, with a warning.
+	LeftBehind int
 	// Stats is the final snapshot of the registry given with WithStats.
 	Stats stats.Snapshot
 	// Report says, stage by stage, what the run did and where its time

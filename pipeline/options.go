@@ -107,7 +107,8 @@ func OnExit(f func(ExitStatus)) Option {
 // WithReport writes the run's report (ExitStatus.Report) to w as a table
 // when the run ends: a row per stage with its throughput, latency and the
 // shares of its time spent busy, idle and backpressured, and the verdict
-// naming the bottleneck.
+// naming the bottleneck. A line after the table says how many goroutines
+// the run left behind, if any (ExitStatus.LeftBehind).
 func WithReport(w io.Writer) Option {
 	return optionFunc(func(c *config) { c.report = w })
 }

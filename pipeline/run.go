@@ -65,14 +65,21 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		cfg.progress.Stop()
 	}
 	sig, hard := stop.stop()
-	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg)}
+	st := ExitStatus{Duration: time.Since(start), Counts: countsOf(&run.Counts), Stats: snapshot(cfg), LeftBehind: run.LeftBehind()}
 	if run.Metered {
 		st.Report = report(run)
 	}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	st.ending(err, cancelled, sig, hard)
+	if st.LeftBehind > 0 {
+		st.Message += "; " + leftBehind(st.LeftBehind)
+	}
 	if cfg.report != nil && run.Metered {
-		if werr := st.Report.WriteTable(cfg.report); werr != nil {
+		werr := st.Report.WriteTable(cfg.report)
+		if werr == nil && st.LeftBehind > 0 {
+			_, werr = fmt.Fprintln(cfg.report, leftBehind(st.LeftBehind))
+		}
+		if werr != nil {
 			cfg.logger.Warn("writing the run's report", zap.Error(werr))
 		}
 	}
@@ -112,6 +119,15 @@ func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool
 	default:
 		st.Code, st.Message = CodeSuccess, "Success"
 	}
+}
+
+// leftBehind says that n goroutines outlive the run; the run's log names
+// what each is blocked in.
+func leftBehind(n int) string {
+	if n == 1 {
+		return "1 goroutine left behind, blocked in a source (see the log)"
+	}
+	return fmt.Sprintf("%d goroutines left behind, blocked in sources (see the log)", n)
 }
 
 func finish(cfg config, st ExitStatus) ExitStatus {

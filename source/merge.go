@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
 )
@@ -36,7 +37,19 @@ const mergeBuffer = 64
 //
 // A drain stops every source, and Merge emits what they had yielded before
 // they stopped, so a Chan source under Merge loses none of the values it
-// received.
+// received. Merge ends once every source has returned: a textsrc source
+// blocked waiting for input returns at once.
+//
+// Merge never holds a hard stop (a second signal, a cancelled context) or a
+// failure past Run's bound of 1s. It waits for its sources to return, and a
+// generator that watches its context does so at once (a textsrc source
+// too, whatever its read is blocked on). One that is still running 500ms
+// after it was stopped does not watch its context, against what Func asks:
+// Merge returns without it, and leaves its goroutine behind, counted in
+// ExitStatus.LeftBehind and named in the run's log; it ends by itself when
+// its generator returns, and nothing it yields after is emitted. A textsrc
+// source over an arbitrary io.Reader blocked in Read returns at once but
+// leaves its own reading goroutine behind, counted the same way.
 //
 // Merge with no sources, with a nil source or with an invalid source makes
 // a pipeline that reports so, naming the source, before anything starts.
@@ -87,33 +100,70 @@ type mergeSource[T any] struct {
 	gen  func(ctx context.Context, yield func(T) bool) error
 }
 
+// mergeGrace is how long merge waits, once it returns before its sources
+// have all returned, for those left: they are stopped, and a generator that
+// watches its context returns within microseconds. One that has not by
+// then is left behind, so that a hard stop still returns Run within 1s.
+const mergeGrace = 500 * time.Millisecond
+
 // merge is Merge's generator: it runs in the source's goroutine, which it
 // makes the one that emits (yield pushes downstream), and starts a
 // goroutine per source, which hands its items over through a bounded
-// channel. It returns only once every goroutine it started has returned.
+// channel. It returns once every goroutine it started has returned, or,
+// when it stops before they have, mergeGrace after it stopped them: those
+// still running are counted in the run's LeftBehind.
 //
 // ctx is done when the run is cancelled or drained: the sources then stop,
 // and merge goes on emitting what they have handed over while yield lets
-// it: after a drain, until the last source has returned (Of.flushes).
+// it: after a drain, until the last source has returned (Of.flushes). A
+// hard stop ends that at once.
 func merge[T any](ctx context.Context, subs []mergeSource[T], yield func(T) bool) error {
 	genCtx, cancel := context.WithCancel(ctx)
 	ch := make(chan mergeItem[T], mergeBuffer)
 	quit := make(chan struct{}) // closed when merge returns: senders give up
+	returned := make([]atomic.Bool, len(subs))
+	allReturned := make(chan struct{})
 	var (
-		wg   sync.WaitGroup
-		live atomic.Int64
+		live     atomic.Int64
+		closeMu  sync.Mutex // orders the close of ch and wake's send
+		chClosed bool
 	)
+	// A hard stop (done on the run's context, not on a drain) wakes merge
+	// if it waits for an item that a stuck source may never send: a send
+	// into an empty slot. When ch is full, merge is not waiting, and yield
+	// says false at the next item. A select on the stop at every item
+	// instead would cost half as much again as the handoff.
+	woken := make(chan struct{})
+	wake := context.AfterFunc(runContext(ctx), func() {
+		defer close(woken)
+		closeMu.Lock()
+		defer closeMu.Unlock()
+		if !chClosed {
+			select {
+			case ch <- mergeItem[T]{stop: true}:
+			default:
+			}
+		}
+	})
 	defer func() {
+		if !wake() {
+			<-woken
+		}
 		close(quit)
 		cancel()
-		wg.Wait()
+		awaitSources(ctx, subs, returned, allReturned)
 	}()
 	live.Store(int64(len(subs)))
 	for i := range subs {
-		wg.Go(func() {
+		go func() {
 			defer func() {
+				returned[i].Store(true)
 				if live.Add(-1) == 0 {
+					closeMu.Lock()
+					chClosed = true
 					close(ch) // the last sender is done
+					closeMu.Unlock()
+					close(allReturned)
 				}
 			}()
 			if err := subs[i].run(genCtx, ch, quit); err != nil {
@@ -126,24 +176,51 @@ func merge[T any](ctx context.Context, subs []mergeSource[T], yield func(T) bool
 				case <-quit:
 				}
 			}
-		})
+		}()
 	}
 	for it := range ch {
-		if it.err != nil {
+		switch {
+		case it.stop:
+			return nil // a hard stop: yield would say false; a source may be stuck
+		case it.err != nil:
 			return it.err
-		}
-		if !yield(it.v) {
-			// The run is stopping: what merge returns is ignored.
-			return nil
+		case !yield(it.v):
+			return nil // the run is stopping: what merge returns is ignored
 		}
 	}
 	return nil // every source has returned
 }
 
-// mergeItem is an item a source handed over, or the error it ended with.
+// awaitSources waits for the goroutines of merge's sources, which are
+// stopped, for at most mergeGrace, and counts those still running then in
+// the run's LeftBehind: their generators do not watch their context.
+func awaitSources[T any](ctx context.Context, subs []mergeSource[T], returned []atomic.Bool, allReturned <-chan struct{}) {
+	select {
+	case <-allReturned:
+		return
+	default:
+	}
+	timer := time.NewTimer(mergeGrace)
+	defer timer.Stop()
+	select {
+	case <-allReturned:
+		return
+	case <-timer.C:
+	}
+	run := flow.RunOf(ctx)
+	for i := range subs {
+		if !returned[i].Load() && run != nil {
+			run.LeaveBehind("the generator of merge's " + subs[i].name + ", which does not return when its context is done")
+		}
+	}
+}
+
+// mergeItem is an item a source handed over, or the error it ended with,
+// or the mark of a hard stop.
 type mergeItem[T any] struct {
-	v   T
-	err error
+	v    T
+	err  error
+	stop bool
 }
 
 // run runs the source's generator under ctx and hands its items to ch,

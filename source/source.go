@@ -161,7 +161,11 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		}
 		return push(v, flow.WithReceipt(r))
 	}
-	genErr := s.generate(genCtx, yield, emit)
+	// The generator (and Merge's, for its sources) also finds in its
+	// context the run, to count what it leaves behind, and the run's own
+	// context, which only a hard stop or a failure cancels. push checks
+	// genCtx itself, not through these two layers, at every item.
+	genErr := s.generate(flow.WithRun(context.WithValue(genCtx, runCtxKey{}, ctx), sc.Run), yield, emit)
 	switch {
 	case pushErr != nil:
 		return pushErr
@@ -175,6 +179,18 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: genErr}
 	}
 	return down.Close(ctx)
+}
+
+type runCtxKey struct{}
+
+// runContext returns the run's context that genCtx, a generator's context,
+// carries: it is done when the run stops hard or fails, not when it
+// drains. It returns genCtx when it carries none.
+func runContext(genCtx context.Context) context.Context {
+	if ctx, ok := genCtx.Value(runCtxKey{}).(context.Context); ok {
+		return ctx
+	}
+	return genCtx
 }
 
 // generate calls the generator, turning a panic into an error: Func's with

@@ -70,6 +70,8 @@ type Run struct {
 	ends    []func(error)
 	end     atomic.Int64 // when Execute returned, since Start
 
+	leftBehind atomic.Int64 // goroutines that outlive the run (LeaveBehind)
+
 	drainMu  sync.Mutex
 	draining atomic.Bool
 	onDrain  []func()

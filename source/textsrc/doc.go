@@ -19,7 +19,11 @@
 //	// st.Counts.Skipped rows did not decode.
 //
 // The sources read inputs whole, however long their lines, decompress them
-// when they are gzip-compressed, and skip a UTF-8 byte order mark. A
+// when they are gzip-compressed, and skip a UTF-8 byte order mark. They
+// never hold a stop: a drain or a hard stop ends a read that waits for
+// input on stdin, a pipe, a FIFO, a terminal or a socket, and the open of a
+// FIFO that waits for a writer (see Lines for how, and for the one
+// exception, an arbitrary io.Reader blocked in its own Read). A
 // malformed CSV row does not stop a CSV source: it becomes a Record with
 // Err set, which the decode stages fail under their error policy, so that
 // Skip, DeadLetter and FailFast apply to it as to any bad row.

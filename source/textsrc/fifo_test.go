@@ -33,7 +33,7 @@ func fifo(t *testing.T) string {
 }
 
 // A file that blocks (a FIFO, a device) must not hold the run once it is
-// told to stop: LinesFile closes it, which ends the blocked read.
+// told to stop: a read deadline ends the blocked read.
 func TestLinesFileBlocked(t *testing.T) {
 	t.Run("a cancelled run stops while the source waits for a line", func(t *testing.T) {
 		path := fifo(t)

@@ -31,15 +31,53 @@ func (l Line) Where() string { return l.File + ":" + strconv.Itoa(l.N) }
 // The input is decompressed when it starts with the gzip magic bytes; Gzip
 // and NoGzip force the choice. An input that is not the gzip stream it
 // claims to be fails the run with an error naming it; lines read before
-// the fault are emitted.
+// the fault are emitted. Telling whether the input is gzip waits for no
+// more bytes than it takes: a live input's first line comes as soon as it
+// is written.
 //
-// Lines reads r and does not close it; a second run of the pipeline goes on
-// where the first stopped. A read blocked in r cannot be interrupted: the
-// source stops at the next line when the run stops or drains.
+// Lines reads r and does not close it. A second run of the pipeline goes
+// on where the first stopped, with the line after the last one the first
+// emitted, numbered on from it: the source keeps what it read ahead, and
+// the start of a line a stop cut, from one run to the next. Runs of the
+// same source take turns at r. A gzip stream cannot be read on after a stop
+// cut a read of it (compress/gzip keeps the error): a next run fails,
+// saying so.
+//
+// A stop never waits for input. When the run stops hard (a second signal,
+// a cancelled context, a failure) or drains (the first signal), a read
+// blocked in r ends within milliseconds and the source emits nothing more,
+// so that Run returns within 1s of a hard stop, and a drain ends as soon as
+// the items already emitted are done. How depends on r:
+//
+//   - A *strings.Reader, *bytes.Reader, *bytes.Buffer or regular file never
+//     waits, and is read as it is.
+//   - A pipe, FIFO, terminal or socket, such as os.Stdin: an *os.File that
+//     the runtime polls (os.Pipe's ends) gets a read deadline in the past
+//     at the stop, cleared when the run ends. One it does not poll (os.Stdin,
+//     or any descriptor a process inherits in blocking mode) is read through
+//     a duplicate of its descriptor in non-blocking mode, which the runtime
+//     polls, with a deadline. The mode belongs to the open file description,
+//     which the descriptor shares with whoever else holds it (the shell, for
+//     a terminal): it is non-blocking while the run reads, and put back as
+//     it was when the run ends. A process killed before (SIGKILL) leaves it
+//     non-blocking, and the next program to read it may fail with EAGAIN.
+//     (On systems other than Linux, macOS and the BSDs, and for a device
+//     the runtime cannot poll, such a file is read as any other io.Reader.)
+//   - Another reader with a SetReadDeadline method (a net.Conn) gets a read
+//     deadline at the stop, cleared when the run ends.
+//   - Any other io.Reader is the one exception: nothing can interrupt its
+//     Read. Lines reads it in a goroutine of its own, a 64 KiB buffer ahead
+//     of the lines it emits (this costs a channel handoff and a copy per
+//     buffer, not per line). A stopped run waits at most 100ms for a Read
+//     blocked in it, then returns and leaves that one goroutine behind:
+//     ExitStatus.LeftBehind counts it, its Message and report say so, and
+//     the run's log names the reader. The goroutine ends once its Read
+//     returns; what that Read gives is kept for the next run.
 func Lines(r io.Reader, name string, opts ...Option) *source.Of[Line] {
 	cfg := collect(opts)
+	f := newFeed(r, name)
 	return source.Func(func(ctx context.Context, yield func(Line) bool) error {
-		return readLines(ctx, r, name, cfg, yield)
+		return readLines(ctx, f, cfg, yield)
 	}).Named("lines")
 }
 
@@ -47,31 +85,44 @@ func Lines(r io.Reader, name string, opts ...Option) *source.Of[Line] {
 // path as the lines' File. The file is opened when the run starts, so each
 // run reads it anew, and closed when the source ends; an error opening it
 // fails the run and names the path.
+//
+// A stop ends a read that waits for input, as for Lines. Opening a FIFO
+// waits until a writer opens it too: a stop ends that wait by opening the
+// FIFO for writing, without waiting, and closing it at once (other readers
+// of the FIFO see that writer come and go). Opening or reading a regular
+// file does not wait for input; on a network file system that hangs, the
+// OS gives no way out of it.
 func LinesFile(path string, opts ...Option) *source.Of[Line] {
 	cfg := collect(opts)
 	return source.Func(func(ctx context.Context, yield func(Line) bool) error {
 		return withFile(ctx, path, func(f *os.File) error {
-			return readLines(ctx, f, path, cfg, yield)
+			return readLines(ctx, newFeed(f, path), cfg, yield)
 		})
 	}).Named("lines")
 }
 
 // readLines is the generator of Lines and LinesFile.
-func readLines(ctx context.Context, r io.Reader, name string, cfg config, yield func(Line) bool) error {
-	in, err := openInput(r, name, cfg.gzip)
+func readLines(ctx context.Context, f *feed, cfg config, yield func(Line) bool) error {
+	done, err := f.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	in, err := f.input(cfg.gzip)
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	for n := 1; ; n++ {
-		text, err := in.ReadString('\n')
+	for {
+		text, err := f.readLine(in)
 		if err != nil && !errors.Is(err, io.EOF) {
-			// text is a part of line n: emit none of it.
-			return stopped(ctx, &LineError{File: name, Line: n, Err: in.readErr(err)})
+			// The part of the line read is kept for a next run: emit none of it.
+			return stopped(ctx, &LineError{File: f.name, Line: f.n + 1, Err: in.readErr(err)})
 		}
 		if text == "" { // at the end of the input
 			return nil
 		}
-		if !yield(Line{File: name, N: n, Text: trimEOL(text)}) || err != nil {
+		f.n++
+		if !yield(Line{File: f.name, N: f.n, Text: trimEOL(text)}) || err != nil {
 			return nil
 		}
 	}
@@ -85,8 +136,7 @@ func trimEOL(s string) string {
 }
 
 // stopped returns err, or ctx's error when ctx is done: a read that failed
-// because the run stopped (and LinesFile closed the file) is no failure of
-// the input.
+// because the run stopped (a deadline ended it) is no failure of the input.
 func stopped(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr

@@ -5,11 +5,15 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,6 +113,33 @@ func TestLines(t *testing.T) {
 		assert.ErrorContains(t, st.Err, "in.txt: nil reader")
 	})
 
+	t.Run("two runs at once take turns at the reader: each line is emitted once", func(t *testing.T) {
+		const n = 20_000
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%d\n", i)
+		}
+		src := textsrc.Lines(strings.NewReader(b.String()), "in.txt")
+		var got [2][]textsrc.Line
+		var codes [2]int
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				st := pipeline.New(src).Sink(sink.Collect(&got[i])).Run(t.Context())
+				codes[i] = st.Code
+			})
+		}
+		wg.Wait()
+
+		assert.Equal(t, [2]int{pipeline.CodeSuccess, pipeline.CodeSuccess}, codes)
+		all := append(got[0], got[1]...)
+		require.Len(t, all, n)
+		slices.SortFunc(all, func(a, b textsrc.Line) int { return a.N - b.N })
+		for i, l := range all {
+			require.Equal(t, textsrc.Line{File: "in.txt", N: i + 1, Text: strconv.Itoa(i)}, l)
+		}
+	})
+
 	t.Run("an endless input stops when the sink fails", func(t *testing.T) {
 		st := pipeline.New(textsrc.Lines(&endless{}, "yes")).
 			Sink(sink.Func(func(_ context.Context, l textsrc.Line) error {
@@ -122,6 +153,7 @@ func TestLines(t *testing.T) {
 		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
 		assert.ErrorIs(t, st.Err, errBoom)
 		assert.Equal(t, int64(99), st.Counts.Done)
+		assert.Zero(t, st.LeftBehind, "a reader that does not block is not left behind")
 	})
 }
 

@@ -2,7 +2,6 @@ package textsrc
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -36,24 +35,20 @@ func (in input) readErr(err error) error {
 	return fmt.Errorf("read: %w", err)
 }
 
-// openInput prepares r, named name, for reading: it decompresses it when
+// openInput prepares br, named name, for reading: it decompresses it when
 // mode says so or, in auto mode, when it starts with the gzip magic bytes,
-// and skips a UTF-8 byte order mark at its start.
-func openInput(r io.Reader, name string, mode gzipMode) (input, error) {
-	if r == nil {
-		return input{}, fmt.Errorf("textsrc: %s: nil reader", name)
-	}
-	br := bufio.NewReaderSize(r, readerSize)
+// and skips a UTF-8 byte order mark at its start. It waits for no more
+// bytes than it needs to tell: a live input's first line comes at once.
+func openInput(br *bufio.Reader, name string, mode gzipMode) (input, error) {
 	in := input{Reader: br}
 	switch mode {
 	case gzipOn:
 		in.gzip = true
 	case gzipAuto:
-		head, err := br.Peek(len(gzipMagic))
-		if err != nil && !errors.Is(err, io.EOF) {
+		var err error
+		if in.gzip, err = startsWith(br, gzipMagic); err != nil {
 			return input{}, fmt.Errorf("%s: %w", name, in.readErr(err))
 		}
-		in.gzip = bytes.Equal(head, gzipMagic)
 	}
 	if in.gzip {
 		zr, err := gzip.NewReader(br)
@@ -65,28 +60,44 @@ func openInput(r io.Reader, name string, mode gzipMode) (input, error) {
 		}
 		in.Reader = bufio.NewReaderSize(zr, readerSize)
 	}
-	head, err := in.Peek(len(utf8BOM))
-	if err != nil && !errors.Is(err, io.EOF) {
+	bom, err := startsWith(in.Reader, utf8BOM)
+	if err != nil {
 		return input{}, fmt.Errorf("%s: %w", name, in.readErr(err))
 	}
-	if bytes.Equal(head, utf8BOM) {
+	if bom {
 		_, _ = in.Discard(len(utf8BOM))
 	}
 	return in, nil
 }
 
-// withFile opens path for the time f runs, and closes it after. When ctx is
-// done, the file is closed at once, so that a read blocked on a pipe or a
-// FIFO returns and the source can stop.
+// startsWith reports whether br starts with prefix, reading only as many
+// bytes as it takes to tell: a byte that differs settles it without
+// waiting for the next. The end of the input is no error.
+func startsWith(br *bufio.Reader, prefix []byte) (bool, error) {
+	for i := range prefix {
+		head, err := br.Peek(i + 1)
+		switch {
+		case errors.Is(err, io.EOF):
+			return false, nil
+		case err != nil:
+			return false, err
+		case head[i] != prefix[i]:
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// withFile opens path (see openFile) for the time f runs, and closes it
+// after. A run stopped while the file was opening reads nothing.
 func withFile(ctx context.Context, path string, f func(*os.File) error) error {
-	file, err := os.Open(path)
+	file, err := openFile(ctx, path)
 	if err != nil {
 		return err // an *fs.PathError: "open <path>: <why>"
 	}
-	stop := context.AfterFunc(ctx, func() { _ = file.Close() })
-	defer func() {
-		stop()
-		_ = file.Close() // read only: a failed close loses nothing
-	}()
+	defer func() { _ = file.Close() }() // read only: a failed close loses nothing
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return f(file)
 }

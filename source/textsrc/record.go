@@ -45,36 +45,48 @@ func (r Record) Where() string { return r.File + ":" + strconv.Itoa(r.Line) }
 // read further (a broken gzip stream), fails the run with an error naming
 // the input and the line. An empty input emits nothing.
 //
-// CSV reads r and does not close it, as Lines does.
+// CSV reads r and does not close it, as Lines does; a second run goes on
+// with the row after the last one the first emitted, and reads it as its
+// header. A stop never waits for input, as for Lines, with the same one
+// exception: an arbitrary io.Reader blocked in Read, which the run leaves
+// behind (ExitStatus.LeftBehind). A row that a stop cuts is lost.
 func CSV(r io.Reader, name string, opts ...Option) *source.Of[Record] {
 	cfg := collect(opts)
+	f := newFeed(r, name)
 	return source.Func(func(ctx context.Context, yield func(Record) bool) error {
-		return readCSV(ctx, r, name, cfg, yield)
+		return readCSV(ctx, f, cfg, yield)
 	}).Named("csv")
 }
 
 // CSVFile emits the rows of the CSV file at path, as CSV does, with the path
 // as the records' File. The file is opened when the run starts and closed
-// when the source ends; an error opening it names the path.
+// when the source ends; an error opening it names the path. A stop ends a
+// wait for input, opening a FIFO included, as for LinesFile.
 func CSVFile(path string, opts ...Option) *source.Of[Record] {
 	cfg := collect(opts)
 	return source.Func(func(ctx context.Context, yield func(Record) bool) error {
 		return withFile(ctx, path, func(f *os.File) error {
-			return readCSV(ctx, f, path, cfg, yield)
+			return readCSV(ctx, newFeed(f, path), cfg, yield)
 		})
 	}).Named("csv")
 }
 
 // readCSV is the generator of CSV and CSVFile.
-func readCSV(ctx context.Context, r io.Reader, name string, cfg config, yield func(Record) bool) error {
+func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) error {
+	name := f.name
 	if err := checkComma(name, cfg.comma); err != nil {
 		return err
 	}
-	in, err := openInput(r, name, cfg.gzip)
+	done, err := f.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	in, err := f.input(cfg.gzip)
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	cr := csv.NewReader(in) // reads through in's buffer: in is a large enough *bufio.Reader
+	cr := csv.NewReader(in.Reader) // reads through in's buffer: a large enough *bufio.Reader
 	cr.Comma = cfg.comma
 	cr.LazyQuotes = cfg.lazyQuotes
 	cr.FieldsPerRecord = -1
@@ -124,7 +136,7 @@ func endLine(cr *csv.Reader, fields []string) int {
 // csvErr names the input and the line of an error from encoding/csv: the
 // line a syntax error is on, or line for a failed read. prefix says what
 // was being read.
-func csvErr(in input, name string, line int, prefix string, err error) error {
+func csvErr(in *input, name string, line int, prefix string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		line = pe.StartLine
