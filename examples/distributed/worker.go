@@ -101,7 +101,11 @@ func runWorker(cfg config, stdout, stderr io.Writer) int {
 	logger := newLogger(stderr)
 	defer func() { _ = logger.Sync() }()
 
-	nc, err := nats.Connect(cfg.natsURL, nats.Name("conveyor worker "+cfg.name))
+	// A worker rides through a server restart (sourcejs/sinkjs MaxOutage):
+	// it reconnects for ever, trying every 250ms rather than nats.go's 2s,
+	// so that a short outage costs a short pause.
+	nc, err := nats.Connect(cfg.natsURL, nats.Name("conveyor worker "+cfg.name),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		logger.Error("connecting to NATS", zap.String("url", cfg.natsURL), zap.Error(err))
 		return 1
