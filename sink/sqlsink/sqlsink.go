@@ -157,8 +157,16 @@ func (r *run[T]) Commit(context.Context) error { return nil }
 func (r *run[T]) Abort() error                 { return nil }
 
 // insert writes batch in one transaction, rolled back on any error.
+//
+// The transaction itself is not bound to ctx: database/sql would roll it
+// back when ctx is cancelled, and a cancellation that reaches the COMMIT
+// while the server has committed (its answer on its way) would leave the
+// rows stored and their items counted abandoned, so that a queue delivers
+// them again. The statements run under ctx, and a batch whose run was
+// cancelled before its COMMIT went out is rolled back; a COMMIT sent is
+// waited for, so that the batch ends stored and done, or not stored.
 func (r *run[T]) insert(ctx context.Context, batch []T) (err error) {
-	tx, err := r.db.BeginTx(ctx, nil)
+	tx, err := r.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return err
 	}
@@ -182,6 +190,9 @@ func (r *run[T]) insert(ctx context.Context, batch []T) (err error) {
 			return err
 		}
 		batch = batch[n:]
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
