@@ -170,8 +170,11 @@ func (r *run[T]) insert(ctx context.Context, batch []T) (err error) {
 	if err != nil {
 		return err
 	}
+	committed := false
 	defer func() {
-		if err != nil {
+		// Rolled back on an error and on a panic in values alike: the
+		// transaction is not bound to ctx, so nothing else would end it.
+		if !committed {
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
@@ -194,6 +197,7 @@ func (r *run[T]) insert(ctx context.Context, batch []T) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	committed = true // by Commit, or rolled back by it on failure
 	return tx.Commit()
 }
 

@@ -149,3 +149,33 @@ func TestBadArgumentsAreReportedBeforeTheRun(t *testing.T) {
 		assert.True(t, errors.Is(st.Err, pipeline.ErrInvalid), name)
 	}
 }
+
+// TestAPanicInValuesRollsTheBatchBack: a panic in the values function fails
+// its batch (here skipped), and its transaction is rolled back at once, so
+// that it holds no connection and the next batches are stored. The
+// transaction is not bound to the run's context, which would otherwise
+// have ended it (found by the connector fault suite: a goroutine of
+// database/sql left behind, and SQLite's one connection held).
+func TestAPanicInValuesRollsTheBatchBack(t *testing.T) {
+	for _, d := range testdb.Open(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			table(t, d, "sink_orders")
+			panicky := func(o order) []any {
+				if o.ID == 13 {
+					panic("no values for 13")
+				}
+				return values(o)
+			}
+			var opts []sqlsink.Option[order]
+			if d.Dollar {
+				opts = append(opts, sqlsink.Dollar[order]())
+			}
+			st := pipeline.New(source.Slice(orders(30)), pipeline.OnError(stage.Skip())).Batch(10).
+				Sink(sqlsink.Insert(d.DB, "sink_orders", columns, panicky, opts...)).Run(context.Background())
+			require.True(t, st.OK(), st.Message)
+			assert.EqualValues(t, 10, st.Counts.Skipped, "the batch of item 13")
+			assert.Equal(t, 20, d.Count(t, "sink_orders"), "the batches before and after it")
+			assert.Zero(t, d.DB.Stats().InUse, "no transaction holds a connection")
+		})
+	}
+}
