@@ -435,6 +435,13 @@ func (r *runState) sinkInto(p *pipeline.Pipeline, clean bool) *pipeline.Pipeline
 		if n := len(r.s.stages); n == 0 || r.s.stages[n-1].kind != kBatch {
 			p = p.Batch(sk.size, stage.MaxWait(sk.maxWait))
 		}
+		// A row that breaks the CHECK fails its whole batch: the test
+		// notes each batch as it goes into the sink, in the sink's
+		// goroutine, to know which inputs such a fault fails.
+		p = p.Map(stage.Func(func(_ context.Context, b []rec) ([]rec, error) {
+			r.sql.batch = b
+			return b, nil
+		}), stage.Name("note-batch"))
 		return p.Sink(r.sql.sink())
 	case clean:
 		return p.Sink(sink.Func(func(_ context.Context, v rec) error {

@@ -465,14 +465,24 @@ func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int)
 		if r.s.sink.kind != snkFile {
 			break
 		}
-		if got != endSuccess && got != endDrained {
-			data, err := os.ReadFile(r.text.outPath)
-			if errors.Is(err, os.ErrNotExist) {
-				data, err = nil, nil
-			}
-			if err != nil || string(data) != r.text.old {
-				r.violatef("file: the run ended %s, but the file at the sink's path changed: %q (%v), was %q", endingNames[got], head([]string{string(data)}), err, r.text.old)
-			}
+		// A file is replaced only by a sink whose input ended: then the
+		// run abandoned and failed nothing (a stop may still have come
+		// during the commit, and set the exit status); otherwise the
+		// older file stays as it was.
+		data, err := os.ReadFile(r.text.outPath)
+		exists := err == nil
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		replaced := exists && (r.text.old == "" || string(data) != r.text.old)
+		switch {
+		case err != nil:
+			r.violatef("file: reading the output: %v", err)
+		case replaced && (c.Abandoned > 0 || c.Failed > 0 || got == endFailure && !errors.Is(st.Err, context.Canceled)):
+			r.violatef("file: the run ended %s with %d items abandoned and %d failed, but the file at the sink's path was replaced: %q (was %q)",
+				endingNames[got], c.Abandoned, c.Failed, head([]string{string(data)}), r.text.old)
+		case !replaced && (got == endSuccess || got == endDrained):
+			r.violatef("file: the run ended %s, but the file at the sink's path was not replaced", endingNames[got])
 		}
 		if tmps := r.text.leftovers(); len(tmps) > 0 {
 			r.violatef("file: temporary files left behind: %v", tmps)

@@ -24,8 +24,9 @@ type sqlEnv struct {
 	r              *runState
 	src, out       *sqlDB
 	srcTab, outTab string
-	upsert         bool // the out table has a key and the sink upserts on it
-	mainRows       int  // rows in the out table after the main run
+	upsert         bool  // the out table has a key and the sink upserts on it
+	mainRows       int   // rows in the out table after the main run
+	batch          []rec // the batch going into the sink (the sink's goroutine only)
 }
 
 type sqlDB struct {
@@ -140,6 +141,11 @@ func (e *sqlEnv) sink() sink.Sink {
 		bad := 0
 		if r.connectorFault(sk.idx, sk.rate, v.ID, "a row that breaks the CHECK") {
 			bad = 1
+			r.mu.Lock()
+			for _, m := range e.batch {
+				r.failedIDs[m.ID] = true // the batch fails whole
+			}
+			r.mu.Unlock()
 		}
 		return []any{v.ID, v.V, bad}
 	}

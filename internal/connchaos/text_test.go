@@ -31,7 +31,7 @@ type textEnv struct {
 	fifoW  *os.File // srcFIFO: the writer's end, once open; guarded by r.mu
 
 	outPath string         // snkFile: the output
-	old     string         // snkFile: what the path held before the run
+	old     string         // snkFile: what the path held before the run; "" for no file
 	buf     syncbuf.Buffer // snkWriter: the output
 }
 
