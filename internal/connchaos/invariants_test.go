@@ -466,9 +466,10 @@ func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int)
 			break
 		}
 		// A file is replaced only by a sink whose input ended: then the
-		// run abandoned and failed nothing (a stop may still have come
-		// during the commit, and set the exit status); otherwise the
-		// older file stays as it was.
+		// run abandoned and failed nothing (a stop, or a failure of a
+		// goroutine other than the sink's, may still come during or
+		// after the commit, and set the exit status); otherwise the older
+		// file stays as it was.
 		data, err := os.ReadFile(r.text.outPath)
 		exists := err == nil
 		if errors.Is(err, os.ErrNotExist) {
@@ -478,7 +479,7 @@ func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int)
 		switch {
 		case err != nil:
 			r.violatef("file: reading the output: %v", err)
-		case replaced && (c.Abandoned > 0 || c.Failed > 0 || got == endFailure && !errors.Is(st.Err, context.Canceled)):
+		case replaced && (c.Abandoned > 0 || c.Failed > 0):
 			r.violatef("file: the run ended %s with %d items abandoned and %d failed, but the file at the sink's path was replaced: %q (was %q)",
 				endingNames[got], c.Abandoned, c.Failed, head([]string{string(data)}), r.text.old)
 		case !replaced && (got == endSuccess || got == endDrained):
