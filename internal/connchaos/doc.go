@@ -81,7 +81,7 @@
 //     deliver again are checked in a run that finished or drained: those it
 //     emitted.
 //   - Once where the sink dedups: each input is in the output at most once
-//     with MsgID, with an upserting SQL sink (see hooks_test.go), and with
+//     with MsgID, with an SQL sink that upserts on the id, and with
 //     any sink fed by a source that does not deliver again (unless a
 //     publish was retried during an outage).
 //   - Counts: In == Done + Dropped + Skipped + DeadLettered + Requeued +

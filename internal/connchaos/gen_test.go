@@ -114,7 +114,7 @@ type sinkSpec struct {
 	// a CHECK constraint (sql). Text sinks have none.
 	rate   int
 	msgID  bool // jetstream: Nats-Msg-Id, so the output stream dedups
-	upsert bool // sql: upsert on the id, when sqlsink has the option (see hooks_test.go)
+	upsert bool // sql: a table keyed on the id, and sqlsink.Upsert on it
 	old    bool // file: a file is at the path before the run, which a run that does not finish must leave as it was
 	db     string
 	// sql: the Batch before the sink, when the chain does not end in one.
@@ -534,11 +534,7 @@ func (s *spec) describe() string {
 	case snkSQL:
 		fmt.Fprintf(&b, " on %s", dbName(sk.db))
 		if sk.upsert {
-			if upsertOn[rec]("id") != nil {
-				b.WriteString(", upsert on id")
-			} else {
-				b.WriteString(", upsert drawn but sqlsink has no such option yet (hooks_test.go): plain inserts")
-			}
+			b.WriteString(", Upsert on id")
 		}
 		if n := len(s.stages); n == 0 || s.stages[n-1].kind != kBatch {
 			fmt.Fprintf(&b, ", after Batch(%d, MaxWait(%v))", sk.size, sk.maxWait)

@@ -67,7 +67,7 @@ func (r *runState) openSQL() error {
 			return err
 		}
 		e.out = db
-		e.upsert = r.s.sink.upsert && upsertOn[rec]("id") != nil
+		e.upsert = r.s.sink.upsert
 		key := ""
 		if e.upsert {
 			key = " PRIMARY KEY"
@@ -154,7 +154,7 @@ func (e *sqlEnv) sink() sink.Sink {
 		opts = append(opts, sqlsink.Dollar[rec]())
 	}
 	if e.upsert {
-		opts = append(opts, upsertOn[rec]("id"))
+		opts = append(opts, sqlsink.Upsert[rec]("id"))
 	}
 	return sqlsink.Insert(e.out.DB, e.outTab, []string{"id", "v", "bad"}, values, opts...)
 }
