@@ -442,6 +442,14 @@ func (g *gen) runFaults(s *spec) runFaults {
 			rf.outageFor = g.dur(2*time.Second, 5*time.Second)
 		}
 	}
+	if s.src.noWriter {
+		// Nothing is ever seen: every trigger fires after its delay.
+		for _, t := range []*trigger{&rf.cancel, &rf.drain, &rf.outage} {
+			if t.seen > 0 {
+				t.seen, t.after = 0, g.dur(time.Millisecond, 60*time.Millisecond)
+			}
+		}
+	}
 	// A source that never ends needs a stop; it comes once the source has
 	// seen every item (its reads then block) and a little more, or at
 	// once without any.
