@@ -269,8 +269,8 @@ func (r *runState) note(f failure) {
 // connectorFault runs the fault plan of position pos for a call of a
 // connector's callback on input id (a sink's subject or values function):
 // it panics for a panic, and otherwise reports whether the call should make
-// its item fail, noting the failure.
-func (r *runState) connectorFault(pos, rate, id int, what string) bool {
+// its item fail, noting the failure, of the inputs of also too.
+func (r *runState) connectorFault(pos, rate, id int, what string, also []rec) bool {
 	r.tick()
 	f := r.s.faultOf(pos, rate, id)
 	if f.kind == fNone {
@@ -280,7 +280,14 @@ func (r *runState) connectorFault(pos, rate, id int, what string) bool {
 	if !f.fails(call) {
 		return false
 	}
+	// The call fails its item, and with it the inputs of also: the rest
+	// of an SQL batch.
 	fl := failure{pos: pos, ids: []int{id}, kind: f.kind, what: fmt.Sprintf("%s, call %d of input %d", what, call, id)}
+	r.mu.Lock()
+	for _, v := range also {
+		r.failedIDs[v.ID] = true
+	}
+	r.mu.Unlock()
 	if f.kind == fPanic {
 		fl.panic = fmt.Sprintf("connchaos: injected panic at position %d, input %d, call %d", pos, id, call)
 		r.note(fl)

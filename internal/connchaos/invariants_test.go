@@ -336,7 +336,12 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 		v("lost: %d inputs are neither in the output, nor dead-lettered, nor skipped, nor in the queue: %v", len(lost), head(lost))
 	}
 	if len(stranded) > 0 {
-		v("stranded: %d inputs are still in the queue after a clean follow-up run emptied it: %v; %s", len(stranded), head(stranded), r.js.consumerState())
+		var ds []string
+		for _, id := range head(stranded) {
+			ds = append(ds, fmt.Sprintf("%d (seen delivered %d times, decoded %d times in the run)", id, r.delivered[id], r.decodes[id]))
+		}
+		v("stranded: %d inputs are still in the queue after a clean follow-up run (%d items) emptied it: %s; %s",
+			len(stranded), fu.st.Counts.In, strings.Join(ds, ", "), r.js.consumerState())
 	}
 	if queued {
 		r.checkDeliveriesLocked(v)

@@ -156,7 +156,7 @@ const src0 = 0
 func (e *jsEnv) sink(clean bool) sink.Sink {
 	r, sk := e.r, e.r.s.sink
 	subject := func(v rec) string {
-		if !clean && r.connectorFault(sk.idx, sk.rate, v.ID, "a subject no stream captures") {
+		if !clean && r.connectorFault(sk.idx, sk.rate, v.ID, "a subject no stream captures", nil) {
 			return e.prefix + ".void." + strconv.Itoa(v.ID)
 		}
 		return e.prefix + ".out." + strconv.Itoa(v.ID)

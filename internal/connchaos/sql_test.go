@@ -139,13 +139,8 @@ func (e *sqlEnv) sink() sink.Sink {
 	r, sk := e.r, e.r.s.sink
 	values := func(v rec) []any {
 		bad := 0
-		if r.connectorFault(sk.idx, sk.rate, v.ID, "a row that breaks the CHECK") {
+		if r.connectorFault(sk.idx, sk.rate, v.ID, "a row that breaks the CHECK", e.batch) { // the batch fails whole
 			bad = 1
-			r.mu.Lock()
-			for _, m := range e.batch {
-				r.failedIDs[m.ID] = true // the batch fails whole
-			}
-			r.mu.Unlock()
 		}
 		return []any{v.ID, v.V, bad}
 	}
