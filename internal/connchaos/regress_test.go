@@ -7,24 +7,17 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/conveyor-go/conveyor/internal/natsrun"
 	"github.com/conveyor-go/conveyor/internal/testdb"
 	"github.com/conveyor-go/conveyor/pipeline"
-	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/sink/sqlsink"
 	"github.com/conveyor-go/conveyor/source"
-	"github.com/conveyor-go/conveyor/source/jetstream"
-	"github.com/conveyor-go/conveyor/stage"
 )
 
 // Regression tests for the bugs the suite found that issue 13 did not list,
@@ -148,96 +141,4 @@ func slowCommits(t *testing.T, hold time.Duration, committing func()) *sql.DB {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-// TestAHardStopDuringAnOutageStrandsNothing: a worker is stopped hard
-// (its context cancelled) while the NATS server is down, and the server
-// comes back. What the worker held must be delivered to the next run: none
-// of it stranded, even under a MaxDeliver of 2. Instead each message came
-// once more to nobody, and used up its deliveries: the worker gives back
-// what it holds (Nak) and stops its pull while disconnected, and when the
-// connection comes back the server delivers the messages given back to a
-// pull that no one reads (found by seed 9266: 9 of 9 messages stranded).
-func TestAHardStopDuringAnOutageStrandsNothing(t *testing.T) {
-	const n = 9
-	q := newRegressQueue(t, "STRAND", natsjs.ConsumerConfig{MaxDeliver: 2, AckWait: time.Second}, n)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	started := make(chan struct{})
-	var once sync.Once
-	src := jetstream.New[rec](q.js, q.stream, consumerName, jetstream.FetchBatch(64), jetstream.MaxWait(300*time.Millisecond), jetstream.UntilEmpty())
-	done := make(chan pipeline.ExitStatus, 1)
-	go func() {
-		done <- pipeline.New(src).
-			ParMap(2, stage.Func(func(ctx context.Context, v rec) (rec, error) {
-				once.Do(func() { close(started) })
-				<-ctx.Done() // held until the hard stop
-				return v, ctx.Err()
-			})).
-			Sink(sink.Discard[rec]()).Run(ctx)
-	}()
-	<-started
-	natsSrv.srv.Stop()
-	time.Sleep(50 * time.Millisecond) // the worker pulls again, disconnected
-	cancel()
-	st := <-done
-	require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
-	restartServer(t)
-
-	// The next run takes all n, none delivered more than twice.
-	var got []int
-	st = pipeline.New(jetstream.New[rec](q.js, q.stream, consumerName, jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond))).
-		Sink(sink.Func(func(_ context.Context, v rec) error { got = append(got, v.ID); return nil })).
-		Run(t.Context())
-	require.True(t, st.OK(), st.Message)
-	assert.Len(t, got, n, "every message is delivered to the next run: %v", got)
-	ids, err := q.env.streamIDs(q.stream)
-	require.NoError(t, err)
-	assert.Empty(t, ids, "none left in the queue")
-}
-
-// regressQueue is a work queue of a regression test's own on the shared
-// server: a stream with the consumer "w", and n inputs in it.
-type regressQueue struct {
-	js     natsjs.JetStream
-	stream string
-	env    *jsEnv
-}
-
-func newRegressQueue(t *testing.T, stream string, cfg natsjs.ConsumerConfig, n int) *regressQueue {
-	t.Helper()
-	srv, err := server()
-	require.NoError(t, err)
-	nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := natsjs.New(nc)
-	require.NoError(t, err)
-	ctx := t.Context()
-	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: stream, Subjects: []string{stream + ".>"}, Retention: natsjs.WorkQueuePolicy})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
-	cfg.Durable, cfg.AckPolicy = consumerName, natsjs.AckExplicitPolicy
-	_, err = js.CreateConsumer(ctx, stream, cfg)
-	require.NoError(t, err)
-	for id := range n {
-		_, err := js.Publish(ctx, stream+"."+strconv.Itoa(id), []byte(`{"id":`+strconv.Itoa(id)+`}`))
-		require.NoError(t, err)
-	}
-	return &regressQueue{js: js, stream: stream, env: &jsEnv{js: js}}
-}
-
-// restartServer starts the shared server again on its port and store.
-func restartServer(t *testing.T) {
-	t.Helper()
-	var err error
-	for range 100 {
-		var srv *natsrun.Server
-		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
-			natsSrv.srv = srv
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("starting the server again: %v", err)
 }
