@@ -181,6 +181,9 @@ func (r *runState) deadline(limit time.Time) (time.Time, string) {
 	if at := last.Add(r.stall()); at.Before(dl) {
 		dl, why = at, fmt.Sprintf("and made no progress for %v (no decode, handler or sink call)", r.stall())
 	}
+	if r.s.run.maxOutage > 0 && r.s.run.outageFor > r.maxOutage()+outageSlack {
+		consider(r.firstEvent(evOutage), r.maxOutage()+time.Second+stopBound, "outage, past MaxOutage")
+	}
 	consider(r.firstEvent(evCancel), stopBound, "cancellation")
 	consider(r.firstEvent(evHard), stopBound, "hard stop")
 	if r.firstEvent(evOutage).IsZero() {

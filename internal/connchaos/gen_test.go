@@ -189,6 +189,9 @@ type runFaults struct {
 	// its port and store.
 	outage    trigger
 	outageFor time.Duration
+	// maxOutage is the JetStream connectors' MaxOutage; 0: the default,
+	// 30s, longer than any outage here.
+	maxOutage time.Duration
 }
 
 // stops says whether the run has a run-level stop of its own.
@@ -441,6 +444,9 @@ func (g *gen) runFaults(s *spec) runFaults {
 		default:
 			rf.outageFor = g.dur(2*time.Second, 5*time.Second)
 		}
+		if g.chance(30) {
+			rf.maxOutage = g.dur(200*time.Millisecond, 3*time.Second)
+		}
 	}
 	if s.src.noWriter {
 		// Nothing is ever seen: every trigger fires after its delay.
@@ -565,6 +571,9 @@ func (s *spec) describe() string {
 	}
 	if r.outage.set {
 		ev = append(ev, fmt.Sprintf("server outage of %v %s", r.outageFor.Round(time.Millisecond), r.outage))
+		if r.maxOutage > 0 {
+			ev = append(ev, fmt.Sprintf("MaxOutage(%v)", r.maxOutage.Round(time.Millisecond)))
+		}
 	}
 	if len(ev) == 0 {
 		ev = append(ev, "none")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink/sqlsink"
+	"github.com/conveyor-go/conveyor/source/jetstream"
 	"github.com/conveyor-go/conveyor/source/textsrc"
 	"github.com/conveyor-go/conveyor/stage"
 )
@@ -105,6 +106,12 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 			}
 			break
 		}
+		if errors.Is(st.Err, jetstream.ErrOutage) {
+			if !r.outageMayFail() {
+				r.violatef("exit: the run failed with %q, but its outage was shorter than MaxOutage (%v)%s", st.Message, r.maxOutage(), outage)
+			}
+			break
+		}
 		if cause = r.causeOf(st); cause == nil {
 			r.violatef("exit: the run failed with %q (stage %q, item %q), which is none of the faults injected%s", st.Message, st.Stage, st.Target, outage)
 		}
@@ -119,6 +126,25 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 		r.violatef("exit: code %d: %q", st.Code, st.Message)
 	}
 	return cause
+}
+
+// outageSlack is how far the outage the connectors see may be from the
+// one the test makes: the client notices it a little after the server
+// stops, and reconnects a little after it starts again.
+const outageSlack = 300 * time.Millisecond
+
+// maxOutage is the run's MaxOutage.
+func (r *runState) maxOutage() time.Duration {
+	if d := r.s.run.maxOutage; d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// outageMayFail says whether the run's outage may have lasted longer than
+// MaxOutage, so that the connectors may fail the run (jetstream.ErrOutage).
+func (r *runState) outageMayFail() bool {
+	return !r.firstEvent(evOutage).IsZero() && r.s.run.outageFor > r.maxOutage()-outageSlack
 }
 
 // causeOf finds the injected fault the run's error comes from.
@@ -177,6 +203,11 @@ func (r *runState) checkBound(st pipeline.ExitStatus, got ending, cause *failure
 	}
 	earliest(r.firstEvent(evCancel), "cancellation")
 	earliest(r.firstEvent(evHard), "hard stop")
+	if at := r.firstEvent(evOutage); !at.IsZero() && errors.Is(st.Err, jetstream.ErrOutage) {
+		// The connectors try again with a backoff of up to 1s, and give
+		// up once the outage has lasted MaxOutage.
+		earliest(at.Add(r.maxOutage()+time.Second), fmt.Sprintf("outage's MaxOutage (%v) and a backoff of 1s", r.maxOutage()))
+	}
 	if cause != nil {
 		earliest(cause.at, "fault that failed it ("+cause.String()+")")
 	}

@@ -116,6 +116,9 @@ func (e *jsEnv) source(clean bool) *jetstream.Source[rec] {
 	if src.untilEmpty {
 		opts = append(opts, jetstream.UntilEmpty())
 	}
+	if d := e.r.s.run.maxOutage; d > 0 {
+		opts = append(opts, jetstream.MaxOutage(d))
+	}
 	return jetstream.New[rec](e.js, e.in, consumerName, opts...)
 }
 
@@ -164,6 +167,9 @@ func (e *jsEnv) sink(clean bool) sink.Sink {
 	opts := []sinkjs.Option[rec]{sinkjs.Subject(subject)}
 	if sk.msgID {
 		opts = append(opts, sinkjs.MsgID(func(v rec) string { return strconv.Itoa(v.ID) }))
+	}
+	if d := r.s.run.maxOutage; d > 0 && !clean {
+		opts = append(opts, sinkjs.MaxOutage[rec](d))
 	}
 	return sinkjs.New[rec](e.js, "", opts...)
 }

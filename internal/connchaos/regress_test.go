@@ -4,20 +4,27 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/conveyor-go/conveyor/internal/testdb"
 	"github.com/conveyor-go/conveyor/pipeline"
+	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/sink/sqlsink"
 	"github.com/conveyor-go/conveyor/source"
+	"github.com/conveyor-go/conveyor/source/jetstream"
+	"github.com/conveyor-go/conveyor/stage"
 )
 
 // Regression tests for the bugs the suite found that issue 13 did not list,
@@ -141,4 +148,71 @@ func slowCommits(t *testing.T, hold time.Duration, committing func()) *sql.DB {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestAHardStopDoesNotSpendARequeuedMessagesLastDelivery: under Retry, a
+// failed item's message is requeued (NakWithDelay, the backoff), and the
+// run is stopped hard before the backoff has passed. The message must go
+// to the next run. Instead the server delivers it again, once the backoff
+// has passed, to the pull the stopping run keeps open for its grace, and
+// the run gives it back: a delivery no handler saw, and under a MaxDeliver
+// of 2 the last, so that the message stays in the queue for good (found by
+// seed 11087, and 9257 under fail fast: a message seen once, stranded).
+func TestAHardStopDoesNotSpendARequeuedMessagesLastDelivery(t *testing.T) {
+	q := newRegressQueue(t, "REQUEUED", natsjs.ConsumerConfig{MaxDeliver: 2, AckWait: time.Minute}, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var calls int
+	st := pipeline.New(jetstream.New[rec](q.js, q.stream, consumerName, jetstream.MaxWait(time.Second)),
+		pipeline.OnError(stage.Retry(3, 50*time.Millisecond, 50*time.Millisecond).Then(stage.Skip()))).
+		Map(stage.Func(func(context.Context, rec) (rec, error) {
+			calls++
+			time.AfterFunc(10*time.Millisecond, cancel) // stopped hard before the backoff has passed
+			return rec{}, errors.New("fails its first delivery")
+		})).
+		Sink(sink.Discard[rec]()).Run(ctx)
+	require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+	require.Equal(t, 1, calls)
+
+	// The next run gets it, on its second delivery.
+	var got []int
+	st = pipeline.New(jetstream.New[rec](q.js, q.stream, consumerName, jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond))).
+		Sink(sink.Func(func(_ context.Context, v rec) error { got = append(got, v.ID); return nil })).
+		Run(t.Context())
+	require.True(t, st.OK(), st.Message)
+	assert.Equal(t, []int{0}, got, "the message goes to the next run")
+	ids, err := q.env.streamIDs(q.stream)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "none left in the queue")
+}
+
+// regressQueue is a work queue of a regression test's own on the shared
+// server: a stream with the consumer "w", and n inputs in it.
+type regressQueue struct {
+	js     natsjs.JetStream
+	stream string
+	env    *jsEnv
+}
+
+func newRegressQueue(t *testing.T, stream string, cfg natsjs.ConsumerConfig, n int) *regressQueue {
+	t.Helper()
+	srv, err := server()
+	require.NoError(t, err)
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	ctx := t.Context()
+	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: stream, Subjects: []string{stream + ".>"}, Retention: natsjs.WorkQueuePolicy})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
+	cfg.Durable, cfg.AckPolicy = consumerName, natsjs.AckExplicitPolicy
+	_, err = js.CreateConsumer(ctx, stream, cfg)
+	require.NoError(t, err)
+	for id := range n {
+		_, err := js.Publish(ctx, stream+"."+strconv.Itoa(id), []byte(`{"id":`+strconv.Itoa(id)+`}`))
+		require.NoError(t, err)
+	}
+	return &regressQueue{js: js, stream: stream, env: &jsEnv{js: js}}
 }
