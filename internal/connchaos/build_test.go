@@ -36,22 +36,23 @@ type runState struct {
 	seen     atomic.Int64 // items the source side saw (decodes, rows, lines)
 	progress atomic.Int64 // when the test's code was last called (UnixNano): the watchdog's measure of a stall
 
-	mu         sync.Mutex // guards what follows
-	waiters    []waiter
-	calls      map[[2]int]int // calls made per (position, input)
-	failures   []failure
-	failedIDs  map[int]bool // inputs with a failed call
-	dead       map[int]int  // inputs handed to the dead-letter function
-	deadItems  int64        // the source items the dead letters stood for
-	sunk       map[int]int  // snkFunc: the inputs it accepted
-	sunkItems  int64
-	followed   map[int]int    // the inputs the follow-up's func sink accepted
-	decodes    map[int]int    // JetStream: decodes per input in the main run
-	delivered  map[int]uint64 // JetStream: the highest NumDelivered seen per input
-	events     []event
-	samples    []sample // measured times to Run's return
-	strandedOK int      // inputs left in the queue by the policy (see strandedByPolicy)
-	violations []string
+	mu             sync.Mutex // guards what follows
+	waiters        []waiter
+	calls          map[[2]int]int // calls made per (position, input)
+	failures       []failure
+	failedIDs      map[int]bool // inputs with a failed call
+	dead           map[int]int  // inputs handed to the dead-letter function
+	deadItems      int64        // the source items the dead letters stood for
+	sunk           map[int]int  // snkFunc: the inputs it accepted
+	sunkItems      int64
+	followed       map[int]int    // the inputs the follow-up's func sink accepted
+	decodes        map[int]int    // JetStream: decodes per input in the main run
+	delivered      map[int]uint64 // JetStream: the highest NumDelivered seen per input
+	events         []event
+	samples        []sample // measured times to Run's return
+	strandedOK     int      // inputs left in the queue by the policy (see strandedByPolicy)
+	strandedOutage int      // inputs left in the queue by an outage's lost deliveries
+	violations     []string
 
 	helpers sync.WaitGroup // the test's goroutines: triggers, outage, writers
 }

@@ -385,12 +385,17 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 // strandedByPolicy says whether input id may stay in the queue by design:
 // every delivery the consumer allows failed, and the last one's fallback
 // was fail fast, which gives the message back to a consumer that will not
-// deliver it again. The issue counts any message left so as stranded; the
-// suite counts these apart (in the tally) so that a redelivery loop,
-// which strands messages that never failed, stands out.
+// deliver it again; or an outage cost it the deliveries it had left: the
+// server counts a delivery it made to a pull as it went down (or to a pull
+// the client had given up in the outage) though no one received it, and a
+// redelivery per AckWait the outage lasted. The issue counts any message
+// left so as stranded; the suite counts these apart (in the tally) so that
+// a redelivery loop, which strands messages that never failed, stands out.
+//
+// r.mu must be held.
 func (r *runState) strandedByPolicy(id int) bool {
 	md := r.s.src.maxDeliver
-	if md <= 0 || (r.s.policy.mode != pFailFast && !(r.s.policy.mode == pRetry && r.s.policy.then == pFailFast)) {
+	if md <= 0 {
 		return false
 	}
 	fails := 0
@@ -399,8 +404,14 @@ func (r *runState) strandedByPolicy(id int) bool {
 			fails++
 		}
 	}
-	if fails >= md {
+	failFast := r.s.policy.mode == pFailFast || r.s.policy.mode == pRetry && r.s.policy.then == pFailFast
+	if failFast && fails >= md {
 		r.strandedOK++
+		return true
+	}
+	hadOutage := slices.ContainsFunc(r.events, func(e event) bool { return e.kind == evOutage })
+	if hadOutage && int(r.delivered[id])+1+int(r.s.run.outageFor/r.s.src.ackWait) >= md {
+		r.strandedOutage++
 		return true
 	}
 	return false

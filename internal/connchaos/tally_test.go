@@ -32,14 +32,15 @@ func (r *runState) sample(k sampleKind, outage bool, took time.Duration) {
 // tally counts what the runs did, to show that the suite reaches what it
 // claims to check, and gathers the measured times to Run's return.
 type tally struct {
-	runs, faulty, strandedOK int
-	failing                  []int64
-	endings                  [endOther + 1]int
-	sources                  [srcFIFO + 1]int
-	sinks                    [snkWriter + 1]int
-	events                   [evRestart + 1]int // runs with at least one
-	maxDelivered             uint64
-	times                    map[string][]time.Duration
+	runs, faulty               int
+	strandedOK, strandedOutage int
+	failing                    []int64
+	endings                    [endOther + 1]int
+	sources                    [srcFIFO + 1]int
+	sinks                      [snkWriter + 1]int
+	events                     [evRestart + 1]int // runs with at least one
+	maxDelivered               uint64
+	times                      map[string][]time.Duration
 }
 
 func newTally() *tally { return &tally{times: map[string][]time.Duration{}} }
@@ -62,6 +63,7 @@ func (tl *tally) add(r *runState, st pipeline.ExitStatus, whole time.Duration) {
 		tl.faulty++
 	}
 	tl.strandedOK += r.strandedOK
+	tl.strandedOutage += r.strandedOutage
 	for _, d := range r.delivered {
 		tl.maxDelivered = max(tl.maxDelivered, d)
 	}
@@ -96,7 +98,8 @@ func (tl *tally) String() string {
 	for k, n := range tl.events {
 		fmt.Fprintf(&b, " %s %d;", evNames[k], n)
 	}
-	fmt.Fprintf(&b, "\n  most deliveries of one message: %d; messages left in the queue by fail fast at the consumer's last delivery: %d", tl.maxDelivered, tl.strandedOK)
+	fmt.Fprintf(&b, "\n  most deliveries of one message: %d; messages left in the queue under MaxDeliver by fail fast at their last delivery: %d, by an outage: %d",
+		tl.maxDelivered, tl.strandedOK, tl.strandedOutage)
 	names := make([]string, 0, len(tl.times))
 	for name := range tl.times {
 		names = append(names, name)
