@@ -208,11 +208,17 @@ func (r *runState) checkBound(st pipeline.ExitStatus, got ending, cause *failure
 		// up once the outage has lasted MaxOutage.
 		earliest(at.Add(r.maxOutage()+time.Second), fmt.Sprintf("outage's MaxOutage (%v) and a backoff of 1s", r.maxOutage()))
 	}
-	if cause != nil {
-		earliest(cause.at, "fault that failed it ("+cause.String()+")")
-	}
 	outageAt, restartAt := r.firstEvent(evOutage), r.firstEvent(evRestart)
 	inOutage := func(at time.Time) bool { return !outageAt.IsZero() && !at.Before(outageAt.Add(-stopBound)) }
+	if cause != nil {
+		at, what := cause.at, "fault that failed it ("+cause.String()+")"
+		if inOutage(at) && at.Before(restartAt) && r.s.sink.kind == snkJetStream {
+			// A publish's failure cannot be told from the outage's until
+			// the server is back: its bound counts from the restart.
+			at, what = restartAt, what+", from the server's restart"
+		}
+		earliest(at, what)
+	}
 	if !stopAt.IsZero() {
 		took := r.ended.Sub(stopAt)
 		r.sample(sampleStop, inOutage(stopAt), took)
@@ -386,9 +392,9 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 // every delivery the consumer allows failed, and the last one's fallback
 // was fail fast, which gives the message back to a consumer that will not
 // deliver it again; or an outage cost it the deliveries it had left: the
-// server counts a delivery it made to a pull as it went down (or to a pull
-// the client had given up in the outage) though no one received it, and a
-// redelivery per AckWait the outage lasted. The issue counts any message
+// server counts a delivery it made to a pull as it went down, and one to a
+// pull the client gave up in the outage, though no one received them, and
+// a redelivery per AckWait the outage lasted. The issue counts any message
 // left so as stranded; the suite counts these apart (in the tally) so that
 // a redelivery loop, which strands messages that never failed, stands out.
 //
@@ -410,7 +416,7 @@ func (r *runState) strandedByPolicy(id int) bool {
 		return true
 	}
 	hadOutage := slices.ContainsFunc(r.events, func(e event) bool { return e.kind == evOutage })
-	if hadOutage && int(r.delivered[id])+1+int(r.s.run.outageFor/r.s.src.ackWait) >= md {
+	if hadOutage && int(r.delivered[id])+2+int(r.s.run.outageFor/r.s.src.ackWait) >= md {
 		r.strandedOutage++
 		return true
 	}
