@@ -40,7 +40,7 @@
 //     (a first signal on the stop channel), a hard stop (a second one),
 //     and, where JetStream is used, a server outage: the server stops and
 //     starts again 0.1-5s later on its port and store (mostly under 0.5s,
-//     to keep runs fast);
+//     to keep runs fast), in some runs with a MaxOutage below or above it;
 //   - a source blocked when the run stops: a pipe or FIFO whose writer
 //     stays open and idle after its lines, a FIFO that nobody opens for
 //     writing (the source blocks in open(2)), a worker whose queue never
@@ -65,7 +65,9 @@
 //     (errors.As finds its error or panic value, the batch or line it
 //     names), or context.Canceled after a cancellation; 130 only after a
 //     signal, Hard only after a second one or a cancellation; a fault under
-//     fail fast fails the run; a source that never ends never succeeds.
+//     fail fast fails the run; a source that never ends never succeeds;
+//     jetstream.ErrOutage only after an outage longer than MaxOutage,
+//     within MaxOutage and 2s of its start.
 //   - No redelivery loop: a message is delivered (Metadata's NumDelivered,
 //     over the run and the follow-up) at most the policy's calls, plus 3 (a
 //     delivery given back at the stop, the follow-up's, an acknowledgement
@@ -73,13 +75,15 @@
 //     outage.
 //   - None lost, none stranded: after a JetStream run a clean follow-up
 //     run (UntilEmpty, no faults) takes what the queue still holds, into
-//     the same store; then every input is in the output, dead-lettered, or
-//     skipped (it had a failed call, under a policy that may skip), and the
-//     queue is empty. A message the consumer will not deliver again is
-//     stranded, unless every delivery it had failed and the policy's last
-//     word was fail fast (counted apart). Inputs of a source that does not
-//     deliver again are checked in a run that finished or drained: those it
-//     emitted.
+//     the same store, through a sink that stores as it goes; then every
+//     input is in the output, dead-lettered, or skipped (it had a failed
+//     call, or was in an SQL batch that had one, under a policy that may
+//     skip), and the queue is empty. A message the consumer will not
+//     deliver again is stranded, unless every delivery it had failed and
+//     the policy's last word was fail fast, or an outage cost it its last
+//     deliveries (the server counts deliveries lost as it goes down): those
+//     are counted apart. Inputs of a source that does not deliver again are
+//     checked in a run that finished or drained: those it emitted.
 //   - Once where the sink dedups: each input is in the output at most once
 //     with MsgID, with an SQL sink that upserts on the id, and with
 //     any sink fed by a source that does not deliver again (unless a
@@ -91,8 +95,9 @@
 //     matches the func sink's calls, the rows an SQL sink committed (a
 //     committed batch is done, whatever happens after), the lines a text
 //     sink wrote (exactly, unless a Batch taken apart again lumps its
-//     inputs' outcomes together, when Done is at most those); an aborted
-//     file sink leaves the older file as it was, and no temporary file.
+//     inputs' outcomes together: then Done is at most those, and
+//     DeadLettered is not compared); a file is replaced only by a run that
+//     abandoned and failed nothing, and no temporary file is left.
 //   - No leak: no goroutine of the library outlives Run (but a read
 //     blocked in a plain io.Reader, until the reader's writer closes), and
 //     nothing at all outlives the run's teardown but the NATS server's
