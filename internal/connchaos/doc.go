@@ -79,8 +79,8 @@
 //     input is in the output, dead-lettered, or skipped (it had a failed
 //     call, or was in an SQL batch that had one, under a policy that may
 //     skip), and the queue is empty. A message the consumer will not
-//     deliver again is stranded, unless every delivery it had failed and
-//     the policy's last word was fail fast, or an outage cost it its last
+//     deliver again is stranded, unless the run stopped while it held the
+//     message's last delivery (MaxDeliver), or an outage cost it its last
 //     deliveries (the server counts deliveries lost as it goes down): those
 //     are counted apart. Inputs of a source that does not deliver again are
 //     checked in a run that finished or drained: those it emitted.

@@ -365,7 +365,7 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 		switch {
 		case out[id] > 0, r.dead[id] > 0, s.policy.canSkip() && r.failedIDs[id]:
 		case fu != nil && fu.left[id] > 0:
-			if !r.strandedByPolicy(id) {
+			if !r.strandedByPolicy(id, got != endSuccess && got != endDrained) {
 				stranded = append(stranded, id)
 			}
 		default:
@@ -388,30 +388,25 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 	}
 }
 
-// strandedByPolicy says whether input id may stay in the queue by design:
-// every delivery the consumer allows failed, and the last one's fallback
-// was fail fast, which gives the message back to a consumer that will not
-// deliver it again; or an outage cost it the deliveries it had left: the
-// server counts a delivery it made to a pull as it went down, and one to a
-// pull the client gave up in the outage, though no one received them, and
-// a redelivery per AckWait the outage lasted. The issue counts any message
-// left so as stranded; the suite counts these apart (in the tally) so that
-// a redelivery loop, which strands messages that never failed, stands out.
+// strandedByPolicy says whether input id may stay in the queue by design,
+// under MaxDeliver: the run saw its last delivery and stopped (a failure,
+// a cancellation, a hard stop) before it settled, so that it was given
+// back to a consumer that will not deliver it again (its own failure under
+// fail fast, or another's); or an outage cost it the deliveries it had
+// left: the server counts a delivery it made to a pull as it went down,
+// and one to a pull the client gave up in the outage, though no one
+// received them, and a redelivery per AckWait the outage lasted. The issue
+// counts any message left so as stranded; the suite counts these apart (in
+// the tally) so that a redelivery loop, or a delivery spent without being
+// seen, which strand messages before their last delivery, stands out.
 //
 // r.mu must be held.
-func (r *runState) strandedByPolicy(id int) bool {
+func (r *runState) strandedByPolicy(id int, stopped bool) bool {
 	md := r.s.src.maxDeliver
-	if md <= 0 {
+	switch {
+	case md <= 0:
 		return false
-	}
-	fails := 0
-	for _, f := range r.failures {
-		if slices.Contains(f.ids, id) {
-			fails++
-		}
-	}
-	failFast := r.s.policy.mode == pFailFast || r.s.policy.mode == pRetry && r.s.policy.then == pFailFast
-	if failFast && fails >= md {
+	case stopped && int(r.delivered[id]) >= md:
 		r.strandedOK++
 		return true
 	}

@@ -98,7 +98,7 @@ func (tl *tally) String() string {
 	for k, n := range tl.events {
 		fmt.Fprintf(&b, " %s %d;", evNames[k], n)
 	}
-	fmt.Fprintf(&b, "\n  most deliveries of one message: %d; messages left in the queue under MaxDeliver by fail fast at their last delivery: %d, by an outage: %d",
+	fmt.Fprintf(&b, "\n  most deliveries of one message: %d; messages left in the queue under MaxDeliver by a stop at their last delivery: %d, by an outage: %d",
 		tl.maxDelivered, tl.strandedOK, tl.strandedOutage)
 	names := make([]string, 0, len(tl.times))
 	for name := range tl.times {
