@@ -21,6 +21,7 @@ import (
 	"github.com/conveyor-go/conveyor/internal/testdb"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
+	sinkjs "github.com/conveyor-go/conveyor/sink/jetstream"
 	"github.com/conveyor-go/conveyor/sink/sqlsink"
 	"github.com/conveyor-go/conveyor/source"
 	"github.com/conveyor-go/conveyor/source/jetstream"
@@ -204,15 +205,47 @@ func newRegressQueue(t *testing.T, stream string, cfg natsjs.ConsumerConfig, n i
 	js, err := natsjs.New(nc)
 	require.NoError(t, err)
 	ctx := t.Context()
-	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: stream, Subjects: []string{stream + ".>"}, Retention: natsjs.WorkQueuePolicy})
+	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: stream, Subjects: []string{stream + ".in.>"}, Retention: natsjs.WorkQueuePolicy})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
 	cfg.Durable, cfg.AckPolicy = consumerName, natsjs.AckExplicitPolicy
 	_, err = js.CreateConsumer(ctx, stream, cfg)
 	require.NoError(t, err)
 	for id := range n {
-		_, err := js.Publish(ctx, stream+"."+strconv.Itoa(id), []byte(`{"id":`+strconv.Itoa(id)+`}`))
+		_, err := js.Publish(ctx, stream+".in."+strconv.Itoa(id), []byte(`{"id":`+strconv.Itoa(id)+`}`))
 		require.NoError(t, err)
 	}
 	return &regressQueue{js: js, stream: stream, env: &jsEnv{js: js}}
+}
+
+// TestAPublishThatFindsNoStreamFailsAtOnce: under a Retry policy, items
+// whose subject no stream captures at first (a routing mistake the retry
+// works around) are published again synchronously. Each such publish took
+// half a second to fail: nats.go's PublishMsg tries a "no responders"
+// again itself (RetryAttempts 2, RetryWait 250ms by default, for a stream
+// electing a leader), on top of the sink's own outage handling, which asks
+// the server whether a stream captures the subject. A drain finishing k
+// such items took k/2 seconds, past its bound (found by seeds 53004, 20062
+// and 20420: drains of 3.6s to over 5s, with no outage or after one).
+func TestAPublishThatFindsNoStreamFailsAtOnce(t *testing.T) {
+	q := newRegressQueue(t, "NOSTREAM", natsjs.ConsumerConfig{}, 0)
+	var mu sync.Mutex
+	calls := map[int]int{}
+	subject := func(v rec) string {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[v.ID]++
+		if calls[v.ID] <= 2 { // the async publish and the first retry find no stream
+			return "NOSTREAM.void." + strconv.Itoa(v.ID)
+		}
+		return q.stream + ".in." + strconv.Itoa(v.ID)
+	}
+	recs := []rec{{ID: 0}, {ID: 1}, {ID: 2}, {ID: 3}}
+	start := time.Now()
+	st := pipeline.New(source.Slice(recs), pipeline.OnError(stage.Retry(3, 100*time.Microsecond, time.Millisecond))).
+		Sink(sinkjs.New[rec](q.js, "", sinkjs.Subject(subject))).Run(t.Context())
+	took := time.Since(start)
+	require.True(t, st.OK(), st.Message)
+	assert.Equal(t, int64(4), st.Counts.Done)
+	assert.Less(t, took, time.Second, "4 items, each with one failed synchronous publish, took %v", took)
 }
