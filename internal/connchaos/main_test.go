@@ -14,7 +14,7 @@ import (
 
 var (
 	seedFlag    = flag.Int64("connchaos.seed", 0, "base seed of the random runs; run i uses seed+i; 0 picks one from the clock")
-	runsFlag    = flag.Int("connchaos.runs", 40, "number of random runs (about 20s, 40s under -race)")
+	runsFlag    = flag.Int("connchaos.runs", 60, "number of random runs (about 10-20s, with or without -race)")
 	maxFailFlag = flag.Int("connchaos.maxfail", 10, "stop after this many failing runs; 0 never stops")
 	verboseFlag = flag.Bool("connchaos.v", false, "log the pipeline and the measurements of every run")
 )
