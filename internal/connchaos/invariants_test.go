@@ -108,7 +108,8 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 		}
 		if errors.Is(st.Err, jetstream.ErrOutage) {
 			if !r.outageMayFail() {
-				r.violatef("exit: the run failed with %q, but its outage was shorter than MaxOutage (%v)%s", st.Message, r.maxOutage(), outage)
+				r.violatef("exit: the run failed with %q, but its outage (until JetStream answered again) was shorter than MaxOutage (%v)%s",
+					st.Message, r.maxOutage(), outage+r.restartNote())
 			}
 			break
 		}
@@ -142,9 +143,18 @@ func (r *runState) maxOutage() time.Duration {
 }
 
 // outageMayFail says whether the run's outage may have lasted longer than
-// MaxOutage, so that the connectors may fail the run (jetstream.ErrOutage).
+// MaxOutage, so that the connectors may fail the run (jetstream.ErrOutage):
+// the outage as measured, from the server's stop until JetStream answers
+// again, or until Run returned if it had not by then.
 func (r *runState) outageMayFail() bool {
-	return !r.firstEvent(evOutage).IsZero() && r.s.run.outageFor > r.maxOutage()-outageSlack
+	began, back := r.firstEvent(evOutage), r.firstEvent(evRestart)
+	if began.IsZero() {
+		return false
+	}
+	if back.IsZero() || back.After(r.ended) {
+		back = r.ended
+	}
+	return back.Sub(began) > r.maxOutage()-outageSlack
 }
 
 // causeOf finds the injected fault the run's error comes from.
@@ -246,6 +256,14 @@ func (r *runState) checkBound(st pipeline.ExitStatus, got ending, cause *failure
 	if b := r.drainBound(); took > b+margin {
 		r.violatef("bound: Run returned %v after the drain (or the restart that followed it), more than %v (+%v margin)%s", took.Round(time.Millisecond), b, margin, r.outageNote())
 	}
+}
+
+// restartNote says when JetStream answered again after the outage.
+func (r *runState) restartNote() string {
+	if at := r.firstEvent(evRestart); !at.IsZero() {
+		return fmt.Sprintf("; JetStream answered again %v into the run", at.Sub(r.start).Round(time.Millisecond))
+	}
+	return ""
 }
 
 func (r *runState) outageNote() string {

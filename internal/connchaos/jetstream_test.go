@@ -233,7 +233,9 @@ func (r *runState) followUp() (pipeline.ExitStatus, string) {
 }
 
 // outage stops the shared server, and starts it again on its port and
-// store after the drawn time, or at once when Run has returned.
+// store after the drawn time, or at once when Run has returned. The outage
+// ends (evRestart) once JetStream answers again, which takes a while after
+// the server takes connections: it recovers its streams first.
 func (r *runState) outage() {
 	r.record(evOutage)
 	natsSrv.srv.Stop()
@@ -243,10 +245,26 @@ func (r *runState) outage() {
 		var srv *natsrun.Server
 		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
 			natsSrv.srv = srv
-			r.record(evRestart)
-			return
+			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.violatef("outage: the server did not start again: %v", err)
+	if err != nil {
+		r.violatef("outage: the server did not start again: %v", err)
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err = r.js.js.AccountInfo(ctx)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.record(evRestart)
+	if err != nil {
+		r.violatef("outage: JetStream did not answer within 10s of the server's restart: %v", err)
+	}
 }
