@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-go/conveyor/internal/natsrun"
 	"github.com/conveyor-go/conveyor/internal/testdb"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
@@ -199,7 +201,7 @@ func newRegressQueue(t *testing.T, stream string, cfg natsjs.ConsumerConfig, n i
 	t.Helper()
 	srv, err := server()
 	require.NoError(t, err)
-	nc, err := nats.Connect(srv.URL())
+	nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := natsjs.New(nc)
@@ -248,4 +250,56 @@ func TestAPublishThatFindsNoStreamFailsAtOnce(t *testing.T) {
 	require.True(t, st.OK(), st.Message)
 	assert.Equal(t, int64(4), st.Counts.Done)
 	assert.Less(t, took, time.Second, "4 items, each with one failed synchronous publish, took %v", took)
+}
+
+// TestAnOutageShorterThanMaxOutageDoesNotFailTheSource: the server stops
+// while a worker pulls, and is back 150ms later; the worker's MaxOutage is
+// 700ms, so it must ride through. Instead it failed with ErrOutage at about
+// 1s: as the server went down, a pull got "no responders" (JetStream stopped
+// before the connections), the source asked for the consumer to tell an
+// outage from a deleted consumer, and that request, lost with the
+// connection, waited its full ProbeTimeout of 1s, past MaxOutage, while the
+// server had been back for most of it (found by seed 61009: a 160ms outage,
+// MaxOutage 730ms, failed at 1.06s; a Fetch on the same connection 22ms
+// after the restart worked).
+func TestAnOutageShorterThanMaxOutageDoesNotFailTheSource(t *testing.T) {
+	const n = 400
+	q := newRegressQueue(t, "SHORTOUT", natsjs.ConsumerConfig{AckWait: 2 * time.Second}, n)
+	var seen atomic.Int64
+	outage := make(chan struct{})
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		<-outage
+		natsSrv.srv.Stop()
+		time.Sleep(150 * time.Millisecond)
+		restartServer(t)
+	}()
+	src := jetstream.New[rec](q.js, q.stream, consumerName, jetstream.UntilEmpty(), jetstream.FetchBatch(4),
+		jetstream.MaxWait(20*time.Millisecond), jetstream.MaxOutage(700*time.Millisecond))
+	st := pipeline.New(src).
+		Map(stage.Func(func(_ context.Context, v rec) (rec, error) {
+			if seen.Add(1) == 50 {
+				close(outage)
+			}
+			return v, nil
+		})).
+		Sink(sink.Discard[rec]()).Run(t.Context())
+	<-restarted
+	assert.True(t, st.OK(), "a 150ms outage, under a MaxOutage of 700ms: %s", st.Message)
+}
+
+// restartServer starts the shared server again on its port and store.
+func restartServer(t *testing.T) {
+	t.Helper()
+	var err error
+	for range 100 { // the port may take a moment to be free again
+		var srv *natsrun.Server
+		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
+			natsSrv.srv = srv
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("starting the server again: %v", err)
 }
