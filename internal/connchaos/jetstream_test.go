@@ -240,15 +240,7 @@ func (r *runState) outage() {
 	r.record(evOutage)
 	natsSrv.srv.Stop()
 	r.sleep(r.s.run.outageFor)
-	var err error
-	for range 100 { // the port may take a moment to be free again
-		var srv *natsrun.Server
-		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
-			natsSrv.srv = srv
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	err := startAgain()
 	if err != nil {
 		r.violatef("outage: the server did not start again: %v", err)
 		return
@@ -267,4 +259,19 @@ func (r *runState) outage() {
 	if err != nil {
 		r.violatef("outage: JetStream did not answer within 10s of the server's restart: %v", err)
 	}
+}
+
+// startAgain starts the shared server again on its port and store, once
+// the port is free again (it may take a moment after a stop).
+func startAgain() error {
+	var err error
+	for range 100 {
+		var srv *natsrun.Server
+		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
+			natsSrv.srv = srv
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
 }

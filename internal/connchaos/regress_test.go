@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/conveyor-go/conveyor/internal/natsrun"
 	"github.com/conveyor-go/conveyor/internal/testdb"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
@@ -273,7 +272,9 @@ func TestAnOutageShorterThanMaxOutageDoesNotFailTheSource(t *testing.T) {
 		<-outage
 		natsSrv.srv.Stop()
 		time.Sleep(150 * time.Millisecond)
-		restartServer(t)
+		if err := startAgain(); err != nil {
+			t.Errorf("starting the server again: %v", err)
+		}
 	}()
 	src := jetstream.New[rec](q.js, q.stream, consumerName, jetstream.UntilEmpty(), jetstream.FetchBatch(4),
 		jetstream.MaxWait(20*time.Millisecond), jetstream.MaxOutage(700*time.Millisecond))
@@ -287,19 +288,4 @@ func TestAnOutageShorterThanMaxOutageDoesNotFailTheSource(t *testing.T) {
 		Sink(sink.Discard[rec]()).Run(t.Context())
 	<-restarted
 	assert.True(t, st.OK(), "a 150ms outage, under a MaxOutage of 700ms: %s", st.Message)
-}
-
-// restartServer starts the shared server again on its port and store.
-func restartServer(t *testing.T) {
-	t.Helper()
-	var err error
-	for range 100 { // the port may take a moment to be free again
-		var srv *natsrun.Server
-		if srv, err = natsrun.StartAt(natsSrv.dir, natsSrv.port); err == nil {
-			natsSrv.srv = srv
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("starting the server again: %v", err)
 }
