@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -485,7 +486,7 @@ func (r *runState) outputs() (ids map[int]int, rows int, err error) {
 	switch r.s.sink.kind {
 	case snkFunc:
 		r.mu.Lock()
-		ids = maps(r.sunk)
+		ids = maps.Clone(r.sunk)
 		r.mu.Unlock()
 	case snkJetStream:
 		ids, err = r.js.streamIDs(r.js.out)
@@ -501,14 +502,6 @@ func (r *runState) outputs() (ids map[int]int, rows int, err error) {
 		ids[id] += n
 	}
 	return ids, rows, err
-}
-
-func maps(m map[int]int) map[int]int {
-	c := make(map[int]int, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // checkSinkCounts compares Counts.Done with what an SQL or text sink
