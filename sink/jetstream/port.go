@@ -94,7 +94,10 @@ func (p *port[T]) republish(ctx context.Context, m *nats.Msg) error {
 		reconnects := nc.Stats().Reconnects
 		pctx, cancel := context.WithTimeout(ctx, p.s.timeout)
 		defer cancel()
-		_, err := p.s.js.PublishMsg(pctx, m)
+		// nats.go would try a "no responders" again itself, twice 250ms
+		// apart: the sink tells an outage from a subject no stream
+		// captures itself (outage), and tries again only the former.
+		_, err := p.s.js.PublishMsg(pctx, m, natsjs.WithRetryAttempts(0))
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			// No answer in time: an outage's if the connection went down
 			// meanwhile, else the publish's failure.
