@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,11 +101,18 @@ var ErrOutage = errors.New("NATS outage longer than the bound")
 // waiting between calls from 50ms, doubling up to 1s, until it succeeds,
 // fails with another error (returned as is), or has failed for longer than
 // bound since its first call began: then it returns an *OutageError. It
-// returns ctx's error if ctx is done while it waits. The success of a first
-// call costs nothing more than the call.
-func Retry(ctx context.Context, bound time.Duration, f func() error) error {
+// returns ctx's error if ctx is done while it waits. Each call gets a
+// context that ends when the bound has passed, which bounds the requests
+// it makes (see Request). The success of a first call costs nothing more
+// than the call and that context.
+func Retry(ctx context.Context, bound time.Duration, f func(context.Context) error) error {
 	since := time.Now()
-	err := f()
+	call := func() error {
+		cctx, cancel := context.WithDeadline(ctx, since.Add(bound))
+		defer cancel()
+		return f(cctx)
+	}
+	err := call()
 	if !Transient(err) {
 		return err
 	}
@@ -120,10 +128,40 @@ func Retry(ctx context.Context, bound time.Duration, f func() error) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if err = f(); !Transient(err) {
+		if err = call(); !Transient(err) {
 			return err
 		}
 	}
+}
+
+// Request makes one request on conn, f, with a context that ends after
+// timeout (or ctx's deadline, if sooner: the outage bound under Retry), or
+// as soon as conn loses its connection: a request sent on a connection
+// that drops is lost with it, and waiting out its timeout would let an
+// outage outlast its bound while the server is back. A request cut so
+// fails with nats.ErrDisconnected (transient), to be made again once
+// reconnected; one made while conn reconnects is sent on reconnection,
+// and is not cut.
+func Request(ctx context.Context, conn *nats.Conn, timeout time.Duration, f func(context.Context) error) error {
+	lost := conn.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var cut atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, ok := <-lost; ok { // not closed by RemoveStatusListener: the connection dropped
+			cut.Store(true)
+			cancel()
+		}
+	}()
+	err := f(rctx)
+	conn.RemoveStatusListener(lost)
+	<-done
+	if err != nil && cut.Load() && ctx.Err() == nil {
+		return fmt.Errorf("%w: %w", nats.ErrDisconnected, err)
+	}
+	return err
 }
 
 // Connected is the error of an attempt made while conn is not connected:

@@ -87,15 +87,24 @@ func (p *port[T]) publishSync(ctx context.Context, v T) (struct{}, error) {
 // passed (a *natsretry.OutageError).
 func (p *port[T]) republish(ctx context.Context, m *nats.Msg) error {
 	nc := p.s.js.Conn()
-	return natsretry.Retry(ctx, p.s.maxOutage, func() error {
+	return natsretry.Retry(ctx, p.s.maxOutage, func(bounded context.Context) error {
 		if err := natsretry.Connected(nc); err != nil {
 			return err
 		}
 		reconnects := nc.Stats().Reconnects
-		pctx, cancel := context.WithTimeout(ctx, p.s.timeout)
-		defer cancel()
-		_, err := p.s.js.PublishMsg(pctx, m)
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		// Not past the connection's loss (natsretry.Request): the answer
+		// to a publish lost with the connection would never come. Nor,
+		// within AckTimeout, past MaxOutage: a slow answer is the
+		// publish's failure, not the outage's.
+		err := natsretry.Request(ctx, nc, p.s.timeout, func(pctx context.Context) error {
+			// nats.go would try a "no responders" again itself, twice
+			// 250ms apart: the sink tells an outage from a subject no
+			// stream captures itself (outage), and tries again only the
+			// former.
+			_, err := p.s.js.PublishMsg(pctx, m, natsjs.WithRetryAttempts(0))
+			return err
+		})
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, nats.ErrDisconnected) {
 			// No answer in time: an outage's if the connection went down
 			// meanwhile, else the publish's failure.
 			err = errNotConfirmed
@@ -103,7 +112,7 @@ func (p *port[T]) republish(ctx context.Context, m *nats.Msg) error {
 				err = fmt.Errorf("%w: %w", nats.ErrDisconnected, err)
 			}
 		}
-		return p.outage(ctx, m.Subject, err)
+		return p.outage(bounded, m.Subject, err)
 	})
 }
 
@@ -144,9 +153,11 @@ func (p *port[T]) outage(ctx context.Context, subject string, err error) error {
 	if !errors.Is(err, natsjs.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, natsretry.ProbeTimeout)
-	defer cancel()
-	if _, lerr := p.s.js.StreamNameBySubject(ctx, subject); errors.Is(lerr, natsjs.ErrStreamNotFound) {
+	lerr := natsretry.Request(ctx, p.s.js.Conn(), natsretry.ProbeTimeout, func(ctx context.Context) error {
+		_, err := p.s.js.StreamNameBySubject(ctx, subject)
+		return err
+	})
+	if errors.Is(lerr, natsjs.ErrStreamNotFound) {
 		return natsretry.Permanent(err)
 	}
 	return err

@@ -23,30 +23,34 @@ func (ss *session[T]) fetch(ctx context.Context) error {
 	// A drain, or the generator's return, stops the pulling: the pull in
 	// progress ends at its MaxWait, and what arrives meanwhile is given
 	// back once it has ended. A hard stop (ctx) ends the pull after
-	// stopGrace.
+	// it has been quiet for stopQuiet (stopGrace at most).
 	stopping, stop := context.WithCancel(ctx)
 	defer stop()
 	ss.sc.Run.OnDrain(stop)
 	ss.onGenerated(stop)
 
 	var cons natsjs.Consumer
-	err := ss.retry(stopping, func() (err error) {
-		cons, err = ss.bind(stopping)
-		return err
+	err := ss.retry(stopping, func(ctx context.Context) error {
+		return ss.request(ctx, func(ctx context.Context) (err error) {
+			cons, err = ss.bind(ctx)
+			return err
+		})
 	})
 	for err == nil && stopping.Err() == nil {
 		var got int
-		err = ss.retry(stopping, func() (err error) {
+		err = ss.retry(stopping, func(bounded context.Context) (err error) {
 			got, err = ss.pull(ctx, stopping, cons)
-			return ss.probe(stopping, cons, err)
+			return ss.probe(bounded, cons, err)
 		})
 		if err != nil || got > 0 || !ss.src.cfg.untilEmpty || stopping.Err() != nil {
 			continue
 		}
 		var empty bool
-		err = ss.retry(stopping, func() (err error) {
-			empty, err = ss.empty(stopping, cons)
-			return err
+		err = ss.retry(stopping, func(ctx context.Context) error {
+			return ss.request(ctx, func(ctx context.Context) (err error) {
+				empty, err = ss.empty(ctx, cons)
+				return err
+			})
 		})
 		if empty {
 			return nil
@@ -60,15 +64,25 @@ func (ss *session[T]) fetch(ctx context.Context) error {
 
 // retry calls f, each time once the connection is up, until it succeeds,
 // fails with an error that is not an outage's, ctx is done, or the outage
-// has lasted longer than MaxOutage.
-func (ss *session[T]) retry(ctx context.Context, f func() error) error {
+// has lasted longer than MaxOutage. f's context ends when MaxOutage has
+// passed.
+func (ss *session[T]) retry(ctx context.Context, f func(context.Context) error) error {
 	nc := ss.src.js.Conn()
-	return natsretry.Retry(ctx, ss.src.cfg.maxOutage, func() error {
+	return natsretry.Retry(ctx, ss.src.cfg.maxOutage, func(ctx context.Context) error {
 		if err := natsretry.Connected(nc); err != nil {
 			return err
 		}
-		return f()
+		return f(ctx)
 	})
+}
+
+// request makes one request to the server, f, for at most ProbeTimeout
+// (less if ctx, retry's, ends sooner), and not past the connection's loss
+// (see natsretry.Request): an outage's path must not wait for the answer
+// to a request the outage lost. nats.go's own timeout, 5s, would outlast
+// a short MaxOutage.
+func (ss *session[T]) request(ctx context.Context, f func(context.Context) error) error {
+	return natsretry.Request(ctx, ss.src.js.Conn(), natsretry.ProbeTimeout, f)
 }
 
 // probe tells a pull that no one answered because JetStream is not ready
@@ -78,17 +92,26 @@ func (ss *session[T]) probe(ctx context.Context, cons natsjs.Consumer, err error
 	if !errors.Is(err, nats.ErrNoResponders) {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, natsretry.ProbeTimeout)
-	defer cancel()
-	if _, ierr := cons.Info(ctx); errors.Is(ierr, natsjs.ErrConsumerNotFound) || errors.Is(ierr, natsjs.ErrStreamNotFound) {
+	ierr := ss.request(ctx, func(ctx context.Context) error {
+		_, err := cons.Info(ctx)
+		return err
+	})
+	if errors.Is(ierr, natsjs.ErrConsumerNotFound) || errors.Is(ierr, natsjs.ErrStreamNotFound) {
 		return ierr
 	}
 	return err
 }
 
-// stopGrace is how long a pull goes on after a hard stop, to let in what
-// the server has sent it already.
-const stopGrace = 200 * time.Millisecond
+// At a hard stop, a pull goes on while messages come, to let in what the
+// server has sent it already (a few milliseconds on their way): it ends
+// once none has come for stopQuiet, stopGrace after the stop at most. Kept
+// open longer, it would take deliveries the server makes after the stop
+// (a requeued message whose delay passes, one another worker gave back),
+// only to give them back: each spends one of the message's MaxDeliver.
+const (
+	stopQuiet = 20 * time.Millisecond
+	stopGrace = 200 * time.Millisecond
+)
 
 // bind looks the consumer up and checks that it acknowledges explicitly.
 func (ss *session[T]) bind(ctx context.Context) (natsjs.Consumer, error) {
@@ -120,7 +143,7 @@ func (ss *session[T]) bind(ctx context.Context) (natsjs.Consumer, error) {
 // pull has ended, it goes to the next worker that pulls.
 //
 // A drain lets the pull run its course (MaxWait at most): the server does
-// not cancel a pull request. A hard stop (ctx) ends it after stopGrace:
+// not cancel a pull request. A hard stop (ctx) ends it once quiet (see stopQuiet):
 // its subscription is then removed, and the server drops a pull request
 // that no one listens to. The grace lets in what the server had sent it
 // already, which would otherwise count as delivered and come back only
@@ -134,7 +157,8 @@ func (ss *session[T]) pull(ctx, stopping context.Context, cons natsjs.Consumer) 
 		return 0, err
 	}
 	hard := ctx.Done()
-	var grace <-chan time.Time
+	var grace, quiet <-chan time.Time
+	var quietT *time.Timer
 	got := 0
 	msgs, stop := batch.Messages(), stopping.Done()
 	var queue []*receipt // held, not yet handed over
@@ -152,6 +176,9 @@ func (ss *session[T]) pull(ctx, stopping context.Context, cons natsjs.Consumer) 
 				continue
 			}
 			got++
+			if quietT != nil {
+				quietT.Reset(stopQuiet)
+			}
 			r := ss.hold(m)
 			if stop == nil {
 				back = append(back, r)
@@ -166,10 +193,15 @@ func (ss *session[T]) pull(ctx, stopping context.Context, cons natsjs.Consumer) 
 		case <-hard:
 			t := time.NewTimer(stopGrace)
 			defer t.Stop()
-			hard, grace = nil, t.C
+			quietT = time.NewTimer(stopQuiet)
+			defer quietT.Stop()
+			hard, grace, quiet = nil, t.C, quietT.C
 		case <-grace:
 			cancel()
-			grace = nil
+			grace, quiet = nil, nil
+		case <-quiet:
+			cancel()
+			grace, quiet = nil, nil
 		}
 	}
 	for _, r := range back {

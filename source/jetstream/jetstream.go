@@ -52,11 +52,20 @@
 // within MaxWait + 1s of the drain once the items already taken are done.
 //
 // A hard stop (a cancelled context, the second signal) or a failure that
-// stops the run ends the pull in progress 200ms later, whatever MaxWait,
-// and gives back at once what the run holds: Run returns within 1s. The
-// 200ms let in what the server has sent to the pull already; a message it
-// sends in the last moment, before it learns that no one listens, counts
-// as delivered and comes back only after AckWait.
+// stops the run ends the pull in progress once no message has come for
+// 20ms, 200ms after the stop at most, whatever MaxWait, and gives back at
+// once what the run holds: Run returns within 1s. The wait lets in what
+// the server has sent to the pull already; a message it sends in the last
+// moment, before it learns that no one listens, counts as delivered and
+// comes back only after AckWait.
+//
+// Any message the server sends counts as a delivery, whoever reads it: a
+// delivery that reaches the pull of a stopping run (a requeued message
+// whose delay passes in the stop's last milliseconds) is given back
+// unseen, or lost in flight, and spends one of the consumer's MaxDeliver.
+// With a finite MaxDeliver, a hard stop can so strand a message whose last
+// delivery arrives in the last instant of the stop. Leave MaxDeliver
+// unlimited (-1) and let the Retry policy count the attempts.
 package jetstream
 
 import (

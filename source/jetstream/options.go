@@ -53,7 +53,8 @@ func FetchBatch(n int) Option {
 // MaxWait sets how long one pull waits for its batch to fill: 1s by
 // default. Messages are emitted as they arrive, not when the batch is
 // full; MaxWait bounds how long a drain waits for the pull it interrupts.
-// A hard stop does not wait for it: it ends the pull within 200ms.
+// A hard stop does not wait for it: it ends the pull once quiet for
+// 20ms, within 200ms.
 func MaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < time.Millisecond {

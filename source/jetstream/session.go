@@ -107,7 +107,7 @@ func (ss *session[T]) sendAgain(err error, send func() error) error {
 	if !natsretry.Transient(err) {
 		return err
 	}
-	return ss.retry(ss.runCtx, send)
+	return ss.retry(ss.runCtx, func(context.Context) error { return send() })
 }
 
 // onGenerated calls stop when the generator returns, or now if it has.
