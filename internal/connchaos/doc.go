@@ -106,12 +106,12 @@
 //
 // # Running it
 //
-//	go test ./internal/connchaos                       # the short pass: 40 runs, about 20s (40s under -race)
+//	go test ./internal/connchaos                       # the short pass: 60 runs, 14-19s (16-19s under -race)
 //	go test -race ./internal/connchaos                 # as CI runs it
 //	go test ./internal/connchaos -connchaos.runs=2000 -timeout 0
 //
 // Flags: -connchaos.seed sets the base seed (0, the default, picks one
-// from the clock and logs it); -connchaos.runs the number of runs (40);
+// from the clock and logs it); -connchaos.runs the number of runs (60);
 // -connchaos.maxfail stops after that many failing runs (10; 0: never);
 // -connchaos.v logs every run and how it ended. A pass logs how its runs
 // ended, what they met, and the distribution of the measured times to
