@@ -2,13 +2,13 @@ package chaos_test
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 )
 
@@ -47,7 +47,7 @@ func TestChaos(t *testing.T) {
 // claims to check.
 type tally struct {
 	runs, memChecked, outputsChecked int
-	endings                          [endOther + 1]int
+	endings                          [faultkit.EndOther + 1]int
 	events                           [evHard + 1]int // runs with at least one
 	outputs                          [outSequence + 1]int
 	counts                           [nOutcomes]int64
@@ -55,7 +55,7 @@ type tally struct {
 
 func (tl *tally) add(r *runState, st pipeline.ExitStatus) {
 	tl.runs++
-	tl.endings[endingOf(st)]++
+	tl.endings[faultkit.EndingOf(st)]++
 	seen := map[evKind]bool{}
 	for _, e := range r.events {
 		seen[e.kind] = true
@@ -80,7 +80,7 @@ func (tl *tally) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %d runs; endings:", tl.runs)
 	for e, n := range tl.endings {
-		fmt.Fprintf(&b, " %s %d;", endingNames[e], n)
+		fmt.Fprintf(&b, " %s %d;", faultkit.Ending(e), n)
 	}
 	fmt.Fprintf(&b, "\n  runs with:")
 	for k, n := range tl.events {
@@ -119,7 +119,7 @@ func runOne(t *testing.T, seed int64, tl *tally) {
 	case st = <-done:
 		timer.Stop()
 	case <-timer.C:
-		stacks := allStacks()
+		stacks := faultkit.Stacks()
 		r.cancel()
 		t.Fatalf("chaos: Run did not return within %v\n%s\n%s\ngoroutines:\n%s", watchdog, replay(seed), s.describe(), stacks)
 	}
@@ -163,10 +163,7 @@ func (r *runState) report(st pipeline.ExitStatus) string {
 	var b strings.Builder
 	b.WriteString(replay(r.s.seed) + "\n")
 	b.WriteString(r.s.describe())
-	msg := st.Message
-	if len(msg) > 600 {
-		msg = msg[:600] + "..."
-	}
+	msg := faultkit.Clip(st.Message, 600)
 	fmt.Fprintf(&b, "exit status: code %d, stage %q, target %q, message %q\n", st.Code, st.Stage, st.Target, msg)
 	fmt.Fprintf(&b, "counts: %+v\n", st.Counts)
 	fmt.Fprintf(&b, "events:")
@@ -183,16 +180,4 @@ func (r *runState) report(st pipeline.ExitStatus) string {
 		fmt.Fprintf(&b, "\n  - %s", v)
 	}
 	return b.String()
-}
-
-// allStacks is the dump of every goroutine, for a run that hangs.
-func allStacks() string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }

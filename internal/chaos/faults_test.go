@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/stage"
 )
 
@@ -38,19 +39,10 @@ func (it item) label() string { return "u" + strconv.FormatUint(it.uid, 16) }
 func batchUID(b []item) uint64 {
 	h := uint64(0xba7c4)
 	for _, it := range b {
-		h = splitmix(h ^ it.uid)
+		h = faultkit.Splitmix(h ^ it.uid)
 	}
 	return h | derived
 }
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func mix(a, b, c uint64) uint64 { return splitmix(splitmix(splitmix(a)^b) ^ c) }
 
 // transform is what a Map or ParMap (or the handler of batches, after
 // merging) does to a node: every value becomes v*mul + add.
@@ -64,16 +56,16 @@ func (st *stageSpec) transform(it item) item {
 
 // keeps is a Filter's decision, a function of the stage and the node.
 func (st *stageSpec) keeps(seed int64, it item) bool {
-	return int(mix(uint64(seed), uint64(st.idx)<<8|1, it.uid)%100) >= st.dropPct
+	return int(faultkit.Mix(uint64(seed), uint64(st.idx)<<8|1, it.uid)%100) >= st.dropPct
 }
 
 // children are a FlatMap's output for a node: 0 to maxKids nodes, each with
 // its parent's source items and values of its own.
 func (st *stageSpec) children(seed int64, it item) []item {
-	n := int(mix(uint64(seed), uint64(st.idx)<<8|2, it.uid) % uint64(st.maxKids+1))
+	n := int(faultkit.Mix(uint64(seed), uint64(st.idx)<<8|2, it.uid) % uint64(st.maxKids+1))
 	kids := make([]item, n)
 	for k := range kids {
-		kid := item{uid: mix(it.uid, uint64(st.idx), uint64(k)) | derived, atoms: make([]atom, len(it.atoms))}
+		kid := item{uid: faultkit.Mix(it.uid, uint64(st.idx), uint64(k)) | derived, atoms: make([]atom, len(it.atoms))}
 		for i, a := range it.atoms {
 			kid.atoms[i] = atom{id: a.id, v: a.v*31 + int64(k)}
 		}
@@ -114,9 +106,9 @@ type fault struct {
 // and the node, so the model and a replay see the same faults.
 func (s *spec) faultOf(idx, rate int, uid uint64) fault {
 	var f fault
-	h := mix(uint64(s.seed), uint64(idx), uid)
+	h := faultkit.Mix(uint64(s.seed), uint64(idx), uid)
 	if rate > 0 && int(h%10000) < rate {
-		h2 := splitmix(h)
+		h2 := faultkit.Splitmix(h)
 		switch pct := int(h2 % 100); {
 		case pct < s.faults.permanentPct:
 			f.kind = fPermanent
@@ -128,7 +120,7 @@ func (s *spec) faultOf(idx, rate int, uid uint64) fault {
 		f.k = 1 + int(h2>>8%3)
 	}
 	if fm := s.faults; fm.slowRate > 0 {
-		h3 := splitmix(h ^ 0x51041)
+		h3 := faultkit.Splitmix(h ^ 0x51041)
 		if int(h3%10000) < fm.slowRate {
 			f.slow = 1 + time.Duration(h3>>16%uint64(fm.slowMax))
 			f.slowCtx = int(h3>>48%100) < fm.slowCtxPct
@@ -159,18 +151,18 @@ func (s *spec) fate(idx, rate int, p policySpec, uid uint64) (pass bool, mode po
 
 // dlFails says whether the dead-letter function fails for this node.
 func (s *spec) dlFails(uid uint64) bool {
-	return s.run.dlFailRate > 0 && int(mix(uint64(s.seed), 0xdead, uid)%10000) < s.run.dlFailRate
+	return s.run.dlFailRate > 0 && int(faultkit.Mix(uint64(s.seed), 0xdead, uid)%10000) < s.run.dlFailRate
 }
 
 // sinkBlocks says how long the sink blocks on this node, and whether the
 // wait ends when ctx is done.
 func (s *spec) sinkBlocks(uid uint64) (time.Duration, bool) {
 	sk := s.sink
-	h := mix(uint64(s.seed), 0xb10c, uid)
+	h := faultkit.Mix(uint64(s.seed), 0xb10c, uid)
 	if sk.blockRate == 0 || int(h%10000) >= sk.blockRate {
 		return 0, false
 	}
-	return 1 + time.Duration(splitmix(h)%uint64(sk.blockFor)), h>>40%2 == 0
+	return 1 + time.Duration(faultkit.Splitmix(h)%uint64(sk.blockFor)), h>>40%2 == 0
 }
 
 func (s *spec) policyOf(st *stageSpec) policySpec {

@@ -2,10 +2,10 @@ package chaos_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/stage"
 )
 
@@ -233,68 +233,37 @@ type runFaults struct {
 
 // gen draws a spec.
 type gen struct {
-	rng *rand.Rand
+	faultkit.Rand
 	idx int
-}
-
-func (g *gen) chance(pct int) bool { return g.rng.IntN(100) < pct }
-
-// between returns an int in [lo, hi].
-func (g *gen) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
-
-// pick returns i with probability weights[i] / sum(weights).
-func (g *gen) pick(weights ...int) int {
-	sum := 0
-	for _, w := range weights {
-		sum += w
-	}
-	n := g.rng.IntN(sum)
-	for i, w := range weights {
-		if n < w {
-			return i
-		}
-		n -= w
-	}
-	panic("unreachable")
-}
-
-func (g *gen) dur(lo, hi time.Duration) time.Duration {
-	return lo + time.Duration(g.rng.Int64N(int64(hi-lo)+1))
-}
-
-// newRand returns the generator of a run's decisions: a PCG seeded from
-// seed through splitmix64, so that nearby seeds give unrelated streams.
-func newRand(seed int64) *rand.Rand {
-	return rand.New(rand.NewPCG(splitmix(uint64(seed)), splitmix(^uint64(seed))))
 }
 
 // generate draws the pipeline and faults of the run with this seed.
 func generate(seed int64) *spec {
-	g := &gen{rng: newRand(seed)}
+	g := &gen{Rand: faultkit.NewRand(seed)}
 	s := &spec{seed: seed}
 
 	// Fault-free runs check exact outputs and memory bounds; faulty ones
 	// check accounting and exit codes. Some faulty runs have only item
 	// faults, so that accounting is checked without a stop too.
-	clean := g.chance(30)
+	clean := g.Chance(30)
 	rate := 0
 	if !clean {
-		rate = []int{20, 100, 300, 1000}[g.rng.IntN(4)]
+		rate = []int{20, 100, 300, 1000}[g.IntN(4)]
 	}
 
 	s.src = g.source(clean)
-	s.faults = faultMix{permanentPct: g.between(0, 40), panicPct: g.between(0, 40), slowCtxPct: g.between(0, 100)}
-	if g.chance(50) {
-		s.faults.slowRate = []int{50, 300, 1000, 2000}[g.rng.IntN(4)]
-		s.faults.slowMax = g.dur(20*time.Microsecond, time.Millisecond)
+	s.faults = faultMix{permanentPct: g.Between(0, 40), panicPct: g.Between(0, 40), slowCtxPct: g.Between(0, 100)}
+	if g.Chance(50) {
+		s.faults.slowRate = []int{50, 300, 1000, 2000}[g.IntN(4)]
+		s.faults.slowMax = g.Dur(20*time.Microsecond, time.Millisecond)
 	}
 	s.policy = g.policy()
 
 	g.idx = 1
-	nStages := []int{0, 1, 2, 2, 3, 3, 3, 4, 4, 5, 6, 7}[g.rng.IntN(12)]
+	nStages := []int{0, 1, 2, 2, 3, 3, 3, 4, 4, 5, 6, 7}[g.IntN(12)]
 	batches, flats := 0, 0
 	for range nStages {
-		k := stageKind(g.pick(18, 28, 12, 12, 10, 14, 6))
+		k := stageKind(g.Pick(18, 28, 12, 12, 10, 14, 6))
 		switch {
 		case k == kBatch && batches == 2, k == kFlatMap && flats == 2:
 			k = kMap
@@ -306,8 +275,8 @@ func generate(seed int64) *spec {
 
 	s.sink = g.sink(rate)
 	s.logLevel = -2
-	if g.chance(25) {
-		s.logLevel = int8(g.between(-1, 1)) // debug, info or warn
+	if g.Chance(25) {
+		s.logLevel = int8(g.Between(-1, 1)) // debug, info or warn
 	}
 	if !clean {
 		s.run = g.runFaults(s)
@@ -323,39 +292,39 @@ func b2i(b bool) int {
 }
 
 func (g *gen) source(clean bool) sourceSpec {
-	src := sourceSpec{kind: sourceKind(g.pick(25, 30, 15, 20, 10)), errAt: -1, panicAt: -1}
-	switch g.pick(4, 16, 30, 50) {
+	src := sourceSpec{kind: sourceKind(g.Pick(25, 30, 15, 20, 10)), errAt: -1, panicAt: -1}
+	switch g.Pick(4, 16, 30, 50) {
 	case 0:
 		src.n = 0
 	case 1:
-		src.n = g.between(1, 8)
+		src.n = g.Between(1, 8)
 	case 2:
-		src.n = g.between(9, 60)
+		src.n = g.Between(9, 60)
 	default:
-		src.n = g.between(61, 300)
+		src.n = g.Between(61, 300)
 	}
 	if src.kind == srcChan {
-		src.chanCap = []int{0, 0, 1, 4, 16}[g.rng.IntN(5)]
+		src.chanCap = []int{0, 0, 1, 4, 16}[g.IntN(5)]
 	}
 	if !clean && src.n > 0 {
-		if (src.kind == srcFunc || src.kind == srcSeq2) && g.chance(12) {
-			src.errAt = g.rng.IntN(src.n)
+		if (src.kind == srcFunc || src.kind == srcSeq2) && g.Chance(12) {
+			src.errAt = g.IntN(src.n)
 		}
-		if src.kind == srcFunc && g.chance(5) {
-			src.panicAt = g.rng.IntN(src.n)
+		if src.kind == srcFunc && g.Chance(5) {
+			src.panicAt = g.IntN(src.n)
 		}
 	}
 	return src
 }
 
 func (g *gen) policy() policySpec {
-	p := policySpec{mode: policyMode(g.pick(30, 20, 30, 20))}
+	p := policySpec{mode: policyMode(g.Pick(30, 20, 30, 20))}
 	if p.mode == pRetry {
-		p.attempts = g.between(1, 4)
-		p.base = []time.Duration{0, 10 * time.Microsecond, 100 * time.Microsecond}[g.rng.IntN(3)]
-		p.max = p.base + g.dur(0, 500*time.Microsecond)
-		p.then = []policyMode{pFailFast, pSkip, pDeadLetter}[g.pick(40, 30, 30)]
-		p.thenSet = p.then != pFailFast || g.chance(50)
+		p.attempts = g.Between(1, 4)
+		p.base = []time.Duration{0, 10 * time.Microsecond, 100 * time.Microsecond}[g.IntN(3)]
+		p.max = p.base + g.Dur(0, 500*time.Microsecond)
+		p.then = []policyMode{pFailFast, pSkip, pDeadLetter}[g.Pick(40, 30, 30)]
+		p.thenSet = p.then != pFailFast || g.Chance(50)
 	}
 	return p
 }
@@ -363,56 +332,56 @@ func (g *gen) policy() policySpec {
 // stage draws a stage of kind k; top is false for the stages inside a Chain
 // and for the consumer of a batch.
 func (g *gen) stage(k stageKind, rate int, top bool) *stageSpec {
-	st := &stageSpec{kind: k, idx: g.idx, mul: int64(g.between(1, 9)), add: int64(g.between(-50, 50))}
+	st := &stageSpec{kind: k, idx: g.idx, mul: int64(g.Between(1, 9)), add: int64(g.Between(-50, 50))}
 	g.idx++
 	st.name = fmt.Sprintf("s%d-%s", st.idx, kindNames[k])
-	if g.chance(60) {
+	if g.Chance(60) {
 		st.faultRate = rate
 	}
-	st.label = g.chance(50)
-	if g.chance(15) {
+	st.label = g.Chance(50)
+	if g.Chance(15) {
 		p := g.policy()
 		st.policy = &p
 	}
 	switch k {
 	case kMap:
-		st.perWorker = g.chance(20)
+		st.perWorker = g.Chance(20)
 		if st.perWorker {
 			st.buffer = g.buffer()
 		}
 	case kParMap:
-		st.workers = []int{1, 2, 3, 4, 8, 16}[g.rng.IntN(6)]
-		if g.chance(30) {
-			st.workers = g.between(1, 16)
+		st.workers = []int{1, 2, 3, 4, 8, 16}[g.IntN(6)]
+		if g.Chance(30) {
+			st.workers = g.Between(1, 16)
 		}
-		st.ordered = g.chance(50)
+		st.ordered = g.Chance(50)
 		st.buffer = g.buffer()
-		if st.ordered && g.chance(30) {
-			st.window = g.between(1, 20)
+		if st.ordered && g.Chance(30) {
+			st.window = g.Between(1, 20)
 		}
-		st.perWorker = g.chance(25)
-		if st.perWorker && rate > 0 && g.chance(4) {
-			st.initFail = g.between(1, st.workers)
+		st.perWorker = g.Chance(25)
+		if st.perWorker && rate > 0 && g.Chance(4) {
+			st.initFail = g.Between(1, st.workers)
 		}
 	case kFilter:
-		st.dropPct = g.between(0, 60)
+		st.dropPct = g.Between(0, 60)
 	case kFlatMap:
-		st.maxKids = g.between(0, 3)
+		st.maxKids = g.Between(0, 3)
 	case kBatch:
 		st.faultRate, st.policy, st.label = 0, nil, false // the batch's handler has them
-		st.size = g.between(1, 5)
-		if g.chance(40) {
-			st.maxWait = g.dur(20*time.Microsecond, 2*time.Millisecond)
+		st.size = g.Between(1, 5)
+		if g.Chance(40) {
+			st.maxWait = g.Dur(20*time.Microsecond, 2*time.Millisecond)
 			st.buffer = g.buffer()
 		}
 		// A Batch is followed by the handler of its batches, as in the
 		// seed; it is this handler that may fail, skip or dead-letter a
 		// batch.
-		st.consumer = g.stage([]stageKind{kMap, kParMap}[g.rng.IntN(2)], rate, false)
+		st.consumer = g.stage([]stageKind{kMap, kParMap}[g.IntN(2)], rate, false)
 		st.consumer.name = fmt.Sprintf("s%d-%s-of-batches", st.consumer.idx, kindNames[st.consumer.kind])
 	case kChain:
 		for range 2 {
-			sk := []stageKind{kMap, kParMap, kFilter, kFlatMap, kTap}[g.pick(30, 20, 20, 15, 15)]
+			sk := []stageKind{kMap, kParMap, kFilter, kFlatMap, kTap}[g.Pick(30, 20, 20, 15, 15)]
 			sub := g.stage(sk, rate, false)
 			sub.perWorker = false // stage.Map in a Chain takes a func
 			sub.initFail = 0
@@ -424,31 +393,31 @@ func (g *gen) stage(k stageKind, rate int, top bool) *stageSpec {
 }
 
 func (g *gen) buffer() int {
-	switch g.pick(15, 45, 30, 10) {
+	switch g.Pick(15, 45, 30, 10) {
 	case 0:
 		return 0 // the default
 	case 1:
-		return g.between(1, 4)
+		return g.Between(1, 4)
 	case 2:
-		return g.between(5, 16)
+		return g.Between(5, 16)
 	default:
-		return g.between(17, 64)
+		return g.Between(17, 64)
 	}
 }
 
 func (g *gen) sink(rate int) sinkSpec {
-	k := sinkKind(g.pick(55, 20, 25))
+	k := sinkKind(g.Pick(55, 20, 25))
 	sk := sinkSpec{kind: k, idx: g.idx, name: "snk-" + sinkNames[k]}
 	g.idx++
 	if k == snkChan {
-		sk.chanCap = []int{0, 1, 8}[g.rng.IntN(3)]
+		sk.chanCap = []int{0, 1, 8}[g.IntN(3)]
 	}
-	if k == snkFunc && g.chance(50) {
+	if k == snkFunc && g.Chance(50) {
 		sk.faultRate = rate
 	}
-	if k != snkCollect && g.chance(30) {
-		sk.blockRate = []int{10, 100, 500}[g.rng.IntN(3)]
-		sk.blockFor = g.dur(100*time.Microsecond, 3*time.Millisecond)
+	if k != snkCollect && g.Chance(30) {
+		sk.blockRate = []int{10, 100, 500}[g.IntN(3)]
+		sk.blockFor = g.Dur(100*time.Microsecond, 3*time.Millisecond)
 	}
 	return sk
 }
@@ -458,26 +427,26 @@ func (g *gen) runFaults(s *spec) runFaults {
 	// About how many ticks a run makes, to place count triggers in it.
 	ticks := int64(s.src.n*(len(s.stages)+2) + 1)
 	draw := func() trigger {
-		if g.chance(60) {
-			return trigger{ticks: 1 + g.rng.Int64N(ticks)}
+		if g.Chance(60) {
+			return trigger{ticks: 1 + g.Int64N(ticks)}
 		}
-		return trigger{after: g.dur(time.Microsecond, 4*time.Millisecond)}
+		return trigger{after: g.Dur(time.Microsecond, 4*time.Millisecond)}
 	}
-	if g.chance(18) {
+	if g.Chance(18) {
 		rf.cancel = draw()
 	}
-	if g.chance(25) {
+	if g.Chance(25) {
 		rf.drain = draw()
-		if g.chance(50) {
-			if g.chance(60) {
-				rf.hard = trigger{ticks: 1 + g.rng.Int64N(min(ticks/4, 20)+1)}
+		if g.Chance(50) {
+			if g.Chance(60) {
+				rf.hard = trigger{ticks: 1 + g.Int64N(min(ticks/4, 20)+1)}
 			} else {
-				rf.hard = trigger{after: g.dur(time.Microsecond, 2*time.Millisecond)}
+				rf.hard = trigger{after: g.Dur(time.Microsecond, 2*time.Millisecond)}
 			}
-			rf.hardSig = []string{"SIGINT", "SIGTERM"}[g.rng.IntN(2)]
+			rf.hardSig = []string{"SIGINT", "SIGTERM"}[g.IntN(2)]
 		}
 	}
-	if g.chance(10) {
+	if g.Chance(10) {
 		rf.dlFailRate = 1000
 	}
 	return rf

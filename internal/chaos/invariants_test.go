@@ -9,38 +9,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/stage"
 )
-
-// ending is how a run ended, as its ExitStatus says.
-type ending uint8
-
-const (
-	endSuccess  ending = iota // code 0
-	endFailure                // code 1
-	endDrained                // 130, not Hard
-	endHardStop               // 130, Hard
-	endOther
-)
-
-var endingNames = [...]string{"success (0)", "failure (1)", "drained (130)", "stopped hard (130)", "other"}
-
-func endingOf(st pipeline.ExitStatus) ending {
-	var se *pipeline.SignalError
-	switch {
-	case st.Code == pipeline.CodeSuccess:
-		return endSuccess
-	case st.Code == pipeline.CodeFailure:
-		return endFailure
-	case st.Code == 128+int(syscall.SIGINT) && errors.As(st.Err, &se):
-		if se.Hard {
-			return endHardStop
-		}
-		return endDrained
-	}
-	return endOther
-}
 
 // stopped reports whether a stop (a fatal failure, a cancellation or a hard
 // stop) was recorded: then items may be abandoned.
@@ -62,7 +34,7 @@ func (r *runState) stopped() bool {
 // drain keeps the signal's 130, but must not claim a drain either if it
 // abandoned items. Where two faults race (a failure and a hard stop, each
 // cancelling the run) either may win.
-func (r *runState) allowedEndings() (map[ending]bool, string) {
+func (r *runState) allowedEndings() (map[faultkit.Ending]bool, string) {
 	first := func(match func(evKind) bool) (int, *event) {
 		for i := range r.events {
 			if match(r.events[i].kind) {
@@ -77,27 +49,27 @@ func (r *runState) allowedEndings() (map[ending]bool, string) {
 	_, fatal := first(is(evFatal))
 	_, hard := first(is(evHard))
 
-	ok := map[ending]bool{}
+	ok := map[faultkit.Ending]bool{}
 	switch {
 	case stop == nil && iDrain < 0:
-		ok[endSuccess] = true
+		ok[faultkit.EndSuccess] = true
 		return ok, "no fault stopped the run"
 	case stop == nil:
-		ok[endDrained] = true
+		ok[faultkit.EndDrained] = true
 		return ok, "it was drained and nothing stopped it"
 	case iDrain < 0 || iStop < iDrain:
-		ok[endFailure] = true
+		ok[faultkit.EndFailure] = true
 		if stop.kind == evCancel {
 			// Cancelled when all the work was done: nothing noticed.
 			// Then nothing may be abandoned, which the counts check.
-			ok[endSuccess] = true
+			ok[faultkit.EndSuccess] = true
 			if iDrain >= 0 {
 				// The signal came after the cancellation, but the
 				// library's watcher may find both ready at once (it was
 				// not scheduled in between) and take the signal: a drain
 				// cut short at once, reported as a hard stop, which is
 				// what happened to the items (seed 722700937271).
-				ok[endHardStop] = true
+				ok[faultkit.EndHardStop] = true
 			}
 		}
 		if stop.kind == evFatal && hard != nil {
@@ -105,29 +77,29 @@ func (r *runState) allowedEndings() (map[ending]bool, string) {
 			// learns of it only when the failing goroutine returns (after
 			// capturing a panic's stack, say): a drain and a hard stop that
 			// come in between race with it (seed 547219526255).
-			ok[endHardStop] = true
+			ok[faultkit.EndHardStop] = true
 		}
 		return ok, "the first fault was a " + evNames[stop.kind] + ", before any signal"
 	}
 	switch stop.kind {
 	case evHard:
-		ok[endHardStop] = true
+		ok[faultkit.EndHardStop] = true
 		if fatal != nil {
-			ok[endFailure] = true
+			ok[faultkit.EndFailure] = true
 		}
 	case evFatal:
-		ok[endFailure] = true
+		ok[faultkit.EndFailure] = true
 		if hard != nil {
-			ok[endHardStop] = true
+			ok[faultkit.EndHardStop] = true
 		}
 	case evCancel:
 		// Drained, then cancelled: the signal came first, so 130; but a
 		// cancellation abandons the items in flight, and then the run was
 		// not drained (the counts check that a drained run abandoned
 		// nothing): it was stopped hard.
-		ok[endDrained], ok[endHardStop] = true, true
+		ok[faultkit.EndDrained], ok[faultkit.EndHardStop] = true, true
 		if fatal != nil {
-			ok[endFailure] = true
+			ok[faultkit.EndFailure] = true
 		}
 	}
 	return ok, "it was drained, then a " + evNames[stop.kind] + " came"
@@ -139,28 +111,28 @@ func (r *runState) check(st pipeline.ExitStatus) {
 	defer r.mu.Unlock()
 	v := func(format string, args ...any) { r.violateLocked(fmt.Sprintf(format, args...)) }
 
-	got := endingOf(st)
+	got := faultkit.EndingOf(st)
 	allowed, why := r.allowedEndings()
 	if !allowed[got] {
 		var want []string
-		for e := range endOther {
+		for e := range faultkit.EndOther {
 			if allowed[e] {
-				want = append(want, endingNames[e])
+				want = append(want, e.String())
 			}
 		}
-		v("exit: the run ended %s (code %d), want %s: %s", endingNames[got], st.Code, strings.Join(want, " or "), why)
+		v("exit: the run ended %s (code %d), want %s: %s", got.String(), st.Code, strings.Join(want, " or "), why)
 	}
 	if !strings.HasPrefix(st.String(), fmt.Sprintf("Finished with code %d in ", st.Code)) {
 		v("String() reads %q", st.String())
 	}
 	switch got {
-	case endSuccess:
+	case faultkit.EndSuccess:
 		if st.Err != nil || st.Message != "Success" {
 			v("exit: code 0 with Err %v and message %q", st.Err, st.Message)
 		}
-	case endFailure:
+	case faultkit.EndFailure:
 		r.checkFailure(st, v)
-	case endDrained, endHardStop:
+	case faultkit.EndDrained, faultkit.EndHardStop:
 		var se *pipeline.SignalError
 		errors.As(st.Err, &se)
 		if se.Signal != syscall.SIGINT {
@@ -229,20 +201,20 @@ func (r *runState) checkFailure(st pipeline.ExitStatus, v func(string, ...any)) 
 
 // checkCounts compares ExitStatus.Counts with the suite's own lineage, and
 // the sink's items with the model's.
-func (r *runState) checkCounts(st pipeline.ExitStatus, got ending, v func(string, ...any)) {
+func (r *runState) checkCounts(st pipeline.ExitStatus, got faultkit.Ending, v func(string, ...any)) {
 	c := st.Counts
 	src := r.s.src
 	if sum := c.Done + c.Dropped + c.Skipped + c.DeadLettered + c.Failed + c.Abandoned; sum != c.In || c.Abandoned < 0 {
 		v("counts: In %d != Done+Dropped+Skipped+DeadLettered+Failed+Abandoned %d (%+v)", c.In, sum, c)
 	}
-	if (got == endSuccess || got == endDrained) && c.Abandoned != 0 {
-		v("counts: %d items abandoned, but the run ended %s (%+v)", c.Abandoned, endingNames[got], c)
+	if (got == faultkit.EndSuccess || got == faultkit.EndDrained) && c.Abandoned != 0 {
+		v("counts: %d items abandoned, but the run ended %s (%+v)", c.Abandoned, got.String(), c)
 	}
 	if c.In < 0 || c.In > int64(src.n) {
 		v("counts: In is %d, but the source has %d items", c.In, src.n)
 		return
 	}
-	if got == endSuccess && c.In != int64(src.n) {
+	if got == faultkit.EndSuccess && c.In != int64(src.n) {
 		v("counts: the run succeeded, but the source emitted %d of its %d items", c.In, src.n)
 	}
 	if src.kind == srcFunc || src.kind == srcSeq2 || src.kind == srcSeq {
@@ -270,7 +242,7 @@ func (r *runState) checkCounts(st pipeline.ExitStatus, got ending, v func(string
 
 	// Each source item's outcome, as the lineage says; where a race left
 	// it open, the counts must lie between the sure and the possible.
-	resolve := got == endSuccess || !r.stopped()
+	resolve := got == faultkit.EndSuccess || !r.stopped()
 	var lo, hi [nOutcomes]int64
 	for _, s := range r.tr.sourceOutcomes(int(c.In), resolve) {
 		if o, ok := s.only(); ok {
@@ -294,11 +266,11 @@ func (r *runState) checkCounts(st pipeline.ExitStatus, got ending, v func(string
 	}
 
 	how := r.s.outputCheck()
-	if how != outUnchecked && (got == endSuccess || (got == endDrained && !r.stopped())) {
+	if how != outUnchecked && (got == faultkit.EndSuccess || (got == faultkit.EndDrained && !r.stopped())) {
 		r.outputChecked = true
 		want, ok := r.s.model(int(c.In))
 		if !ok {
-			v("output: the model says a fault fails this run, but it ended %s", endingNames[got])
+			v("output: the model says a fault fails this run, but it ended %s", got.String())
 		} else if d := compareOutputs(r.tr.sunk, want, how); d != "" {
 			v("output: %s", d)
 		}

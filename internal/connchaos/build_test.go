@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/stage"
@@ -312,7 +313,7 @@ func (r *runState) slowFor(st *stageSpec, id int) time.Duration {
 	if st.slow == 0 {
 		return 0
 	}
-	return time.Duration(mix(uint64(r.s.seed), uint64(st.idx)|1<<20, uint64(id)) % uint64(st.slow))
+	return time.Duration(faultkit.Mix(uint64(r.s.seed), uint64(st.idx)|1<<20, uint64(id)) % uint64(st.slow))
 }
 
 // handler is the handler of a Map, ParMap or KeyBy stage.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 )
 
@@ -76,7 +77,7 @@ func runOne(t *testing.T, seed int64, tl *tally) {
 	}
 	tl.add(r, st, time.Since(began))
 	if *verboseFlag {
-		t.Logf("ended %s in %v (%+v); %d faults fired", endingNames[endingOf(st)], r.ended.Sub(r.start).Round(time.Millisecond), st.Counts, len(r.failures))
+		t.Logf("ended %s in %v (%+v); %d faults fired", faultkit.EndingOf(st).String(), r.ended.Sub(r.start).Round(time.Millisecond), st.Counts, len(r.failures))
 	}
 	if len(r.violations) > 0 {
 		t.Errorf("%s", r.report(st))
@@ -272,10 +273,7 @@ func (r *runState) report(st pipeline.ExitStatus) string {
 	var b strings.Builder
 	b.WriteString(replay(r.s.seed) + "\n")
 	b.WriteString(r.s.describe())
-	msg := st.Message
-	if len(msg) > 600 {
-		msg = msg[:600] + "..."
-	}
+	msg := faultkit.Clip(st.Message, 600)
 	fmt.Fprintf(&b, "exit status: code %d after %v, stage %q, target %q, message %q\n", st.Code, r.ended.Sub(r.start).Round(time.Millisecond), st.Stage, st.Target, msg)
 	fmt.Fprintf(&b, "counts: %+v\n", st.Counts)
 	b.WriteString("events:")

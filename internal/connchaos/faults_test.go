@@ -3,6 +3,8 @@ package connchaos_test
 import (
 	"fmt"
 	"time"
+
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 )
 
 // rec is what flows through every run: an input's id, and a value each
@@ -44,11 +46,11 @@ func (f fault) fails(call int) bool {
 // (0: the decoder, then the stages, then the sink) and the input's id, so
 // that a replay injects the same faults at the same inputs.
 func (s *spec) faultOf(pos, rate, id int) fault {
-	h := mix(uint64(s.seed), uint64(pos), uint64(id))
+	h := faultkit.Mix(uint64(s.seed), uint64(pos), uint64(id))
 	if rate == 0 || int(h%10000) >= rate {
 		return fault{}
 	}
-	h2 := splitmix(h)
+	h2 := faultkit.Splitmix(h)
 	f := fault{k: 1 + int(h2>>32%3)}
 	switch pct := int(h2 % 100); {
 	case pct < s.faults.permanentPct:

@@ -2,11 +2,11 @@ package connchaos_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/internal/testdb"
 )
 
@@ -199,49 +199,9 @@ func (rf runFaults) stops() bool { return rf.cancel.set || rf.drain.set }
 
 // gen draws a spec.
 type gen struct {
-	rng *rand.Rand
+	faultkit.Rand
 	idx int
 }
-
-func (g *gen) chance(pct int) bool { return g.rng.IntN(100) < pct }
-
-// between returns an int in [lo, hi].
-func (g *gen) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
-
-// pick returns i with probability weights[i] / sum(weights).
-func (g *gen) pick(weights ...int) int {
-	sum := 0
-	for _, w := range weights {
-		sum += w
-	}
-	n := g.rng.IntN(sum)
-	for i, w := range weights {
-		if n < w {
-			return i
-		}
-		n -= w
-	}
-	panic("unreachable")
-}
-
-func (g *gen) dur(lo, hi time.Duration) time.Duration {
-	return lo + time.Duration(g.rng.Int64N(int64(hi-lo)+1))
-}
-
-// newRand returns the generator of a run's decisions: a PCG seeded from
-// seed through splitmix64, so that nearby seeds give unrelated streams.
-func newRand(seed int64) *rand.Rand {
-	return rand.New(rand.NewPCG(splitmix(uint64(seed)), splitmix(^uint64(seed))))
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func mix(a, b, c uint64) uint64 { return splitmix(splitmix(splitmix(a)^b) ^ c) }
 
 // pgAvailable says whether PostgreSQL is there to test against. A spec
 // draws its database either way, so that a seed draws the same run with
@@ -250,24 +210,24 @@ var pgAvailable = os.Getenv(testdb.PostgresEnv) != ""
 
 // generate draws the run with this seed.
 func generate(seed int64) *spec {
-	g := &gen{rng: newRand(seed)}
+	g := &gen{Rand: faultkit.NewRand(seed)}
 	s := &spec{seed: seed}
 
 	// A third of the runs have no item faults, so that runs that should
 	// succeed are checked to succeed; the others pick a rate.
 	rate := 0
-	if !g.chance(30) {
-		rate = []int{50, 200, 500, 1500}[g.rng.IntN(4)]
+	if !g.Chance(30) {
+		rate = []int{50, 200, 500, 1500}[g.IntN(4)]
 	}
-	s.faults = faultMix{permanentPct: g.between(0, 40), panicPct: g.between(0, 30)}
+	s.faults = faultMix{permanentPct: g.Between(0, 40), panicPct: g.Between(0, 30)}
 	s.policy = g.policy()
 
 	s.src = g.source(rate)
 	g.idx = 1
-	nStages := []int{0, 1, 1, 2, 2, 3, 4}[g.rng.IntN(7)]
+	nStages := []int{0, 1, 1, 2, 2, 3, 4}[g.IntN(7)]
 	batches := 0
 	for range nStages {
-		k := stageKind(g.pick(30, 30, 20, 20))
+		k := stageKind(g.Pick(30, 30, 20, 20))
 		if k == kBatch && batches == 1 {
 			k = kMap
 		}
@@ -301,52 +261,52 @@ func b2i(b bool) int {
 }
 
 func (g *gen) policy() policySpec {
-	p := policySpec{mode: policyMode(g.pick(30, 20, 30, 20))}
+	p := policySpec{mode: policyMode(g.Pick(30, 20, 30, 20))}
 	if p.mode == pRetry {
-		p.attempts = g.between(1, 4)
-		p.base = []time.Duration{0, 100 * time.Microsecond, time.Millisecond}[g.rng.IntN(3)]
-		p.max = p.base + g.dur(0, 3*time.Millisecond)
-		p.then = []policyMode{pFailFast, pSkip, pDeadLetter}[g.pick(30, 35, 35)]
+		p.attempts = g.Between(1, 4)
+		p.base = []time.Duration{0, 100 * time.Microsecond, time.Millisecond}[g.IntN(3)]
+		p.max = p.base + g.Dur(0, 3*time.Millisecond)
+		p.then = []policyMode{pFailFast, pSkip, pDeadLetter}[g.Pick(30, 35, 35)]
 	}
 	return p
 }
 
 func (g *gen) source(rate int) sourceSpec {
-	src := sourceSpec{kind: sourceKind(g.pick(40, 20, 14, 16, 10)), scanErrAt: -1}
-	switch g.pick(3, 15, 42, 40) {
+	src := sourceSpec{kind: sourceKind(g.Pick(40, 20, 14, 16, 10)), scanErrAt: -1}
+	switch g.Pick(3, 15, 42, 40) {
 	case 0:
 		src.n = 0
 	case 1:
-		src.n = g.between(1, 8)
+		src.n = g.Between(1, 8)
 	case 2:
-		src.n = g.between(9, 60)
+		src.n = g.Between(9, 60)
 	default:
-		src.n = g.between(61, 200)
+		src.n = g.Between(61, 200)
 	}
-	if rate > 0 && src.kind != srcSQL && g.chance(40) {
+	if rate > 0 && src.kind != srcSQL && g.Chance(40) {
 		src.decodeRate = rate
 	}
 	switch src.kind {
 	case srcJetStream:
-		src.fetch = []int{1, 4, 16, 32, 64}[g.rng.IntN(5)]
+		src.fetch = []int{1, 4, 16, 32, 64}[g.IntN(5)]
 		// Most pulls are short, to keep runs fast; some keep the
 		// default of 1s, where a hard stop must not wait for the pull.
-		src.maxWait = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, time.Second}[g.pick(25, 30, 20, 10, 15)]
-		src.untilEmpty = g.chance(75)
-		src.ackWait = []time.Duration{time.Second, 2 * time.Second}[g.rng.IntN(2)]
-		src.maxDeliver = []int{-1, 2, 3, 5}[g.pick(55, 15, 15, 15)]
-		if g.chance(30) {
-			src.maxAckPending = g.between(10, 100)
+		src.maxWait = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, time.Second}[g.Pick(25, 30, 20, 10, 15)]
+		src.untilEmpty = g.Chance(75)
+		src.ackWait = []time.Duration{time.Second, 2 * time.Second}[g.IntN(2)]
+		src.maxDeliver = []int{-1, 2, 3, 5}[g.Pick(55, 15, 15, 15)]
+		if g.Chance(30) {
+			src.maxAckPending = g.Between(10, 100)
 		}
 	case srcSQL:
-		src.db = []string{"sqlite", "postgres"}[g.rng.IntN(2)]
-		if rate > 0 && src.n > 0 && g.chance(8) {
-			src.scanErrAt = g.rng.IntN(src.n)
+		src.db = []string{"sqlite", "postgres"}[g.IntN(2)]
+		if rate > 0 && src.n > 0 && g.Chance(8) {
+			src.scanErrAt = g.IntN(src.n)
 		}
 	case srcPipe, srcFIFO:
-		src.idle = g.chance(50)
-		src.noWriter = src.kind == srcFIFO && g.chance(15)
-		src.plain = src.kind == srcPipe && g.chance(25)
+		src.idle = g.Chance(50)
+		src.noWriter = src.kind == srcFIFO && g.Chance(15)
+		src.plain = src.kind == srcPipe && g.Chance(25)
 	}
 	return src
 }
@@ -355,42 +315,42 @@ func (g *gen) stage(k stageKind, rate int) *stageSpec {
 	st := &stageSpec{kind: k, idx: g.idx}
 	g.idx++
 	st.name = fmt.Sprintf("s%d-%s", st.idx, kindNames[k])
-	if g.chance(60) {
+	if g.Chance(60) {
 		st.rate = rate
 	}
-	if g.chance(20) {
-		st.slow = g.dur(50*time.Microsecond, time.Millisecond)
+	if g.Chance(20) {
+		st.slow = g.Dur(50*time.Microsecond, time.Millisecond)
 	}
 	switch k {
 	case kParMap:
-		st.workers = []int{1, 2, 4, 8}[g.rng.IntN(4)]
-		st.ordered = g.chance(40)
+		st.workers = []int{1, 2, 4, 8}[g.IntN(4)]
+		st.ordered = g.Chance(40)
 	case kKeyBy:
-		st.workers = []int{1, 2, 4}[g.rng.IntN(3)]
-		st.keys = g.between(1, 16)
+		st.workers = []int{1, 2, 4}[g.IntN(3)]
+		st.keys = g.Between(1, 16)
 	case kBatch:
-		st.size = g.between(2, 20)
-		st.maxWait = g.dur(500*time.Microsecond, 10*time.Millisecond)
-		st.workers = []int{0, 0, 2}[g.rng.IntN(3)] // 0: a Map of batches, else a ParMap
+		st.size = g.Between(2, 20)
+		st.maxWait = g.Dur(500*time.Microsecond, 10*time.Millisecond)
+		st.workers = []int{0, 0, 2}[g.IntN(3)] // 0: a Map of batches, else a ParMap
 	}
 	return st
 }
 
 func (g *gen) sink(s *spec, rate int) sinkSpec {
-	sk := sinkSpec{kind: sinkKind(g.pick(30, 20, 20, 15, 15)), idx: g.idx}
+	sk := sinkSpec{kind: sinkKind(g.Pick(30, 20, 20, 15, 15)), idx: g.idx}
 	g.idx++
 	switch sk.kind {
 	case snkFunc, snkJetStream, snkSQL:
-		if rate > 0 && g.chance(50) {
+		if rate > 0 && g.Chance(50) {
 			sk.rate = rate
 		}
 	}
-	sk.msgID = sk.kind == snkJetStream && g.chance(70)
-	sk.upsert = sk.kind == snkSQL && g.chance(50)
-	sk.old = sk.kind == snkFile && g.chance(30)
-	sk.db = []string{"sqlite", "postgres"}[g.rng.IntN(2)]
-	sk.size = g.between(1, 25)
-	sk.maxWait = g.dur(500*time.Microsecond, 10*time.Millisecond)
+	sk.msgID = sk.kind == snkJetStream && g.Chance(70)
+	sk.upsert = sk.kind == snkSQL && g.Chance(50)
+	sk.old = sk.kind == snkFile && g.Chance(30)
+	sk.db = []string{"sqlite", "postgres"}[g.IntN(2)]
+	sk.size = g.Between(1, 25)
+	sk.maxWait = g.Dur(500*time.Microsecond, 10*time.Millisecond)
 	return sk
 }
 
@@ -420,39 +380,39 @@ func (g *gen) runFaults(s *spec) runFaults {
 	var rf runFaults
 	n := s.src.n
 	draw := func() trigger {
-		if n > 0 && g.chance(60) {
-			return trigger{set: true, seen: g.between(1, n), after: g.dur(0, 5*time.Millisecond)}
+		if n > 0 && g.Chance(60) {
+			return trigger{set: true, seen: g.Between(1, n), after: g.Dur(0, 5*time.Millisecond)}
 		}
-		return trigger{set: true, after: g.dur(time.Millisecond, 60*time.Millisecond)}
+		return trigger{set: true, after: g.Dur(time.Millisecond, 60*time.Millisecond)}
 	}
-	if g.chance(12) {
+	if g.Chance(12) {
 		rf.cancel = draw()
 	}
-	if g.chance(20) {
+	if g.Chance(20) {
 		rf.drain = draw()
-		if g.chance(50) {
-			rf.hard = trigger{set: true, after: g.dur(0, 30*time.Millisecond)}
+		if g.Chance(50) {
+			rf.hard = trigger{set: true, after: g.Dur(0, 30*time.Millisecond)}
 		}
 	}
-	if s.jetstream() && g.chance(25) {
+	if s.jetstream() && g.Chance(25) {
 		rf.outage = draw()
-		switch g.pick(80, 15, 5) {
+		switch g.Pick(80, 15, 5) {
 		case 0:
-			rf.outageFor = g.dur(100*time.Millisecond, 500*time.Millisecond)
+			rf.outageFor = g.Dur(100*time.Millisecond, 500*time.Millisecond)
 		case 1:
-			rf.outageFor = g.dur(500*time.Millisecond, 2*time.Second)
+			rf.outageFor = g.Dur(500*time.Millisecond, 2*time.Second)
 		default:
-			rf.outageFor = g.dur(2*time.Second, 5*time.Second)
+			rf.outageFor = g.Dur(2*time.Second, 5*time.Second)
 		}
-		if g.chance(30) {
-			rf.maxOutage = g.dur(200*time.Millisecond, 3*time.Second)
+		if g.Chance(30) {
+			rf.maxOutage = g.Dur(200*time.Millisecond, 3*time.Second)
 		}
 	}
 	if s.src.noWriter {
 		// Nothing is ever seen: every trigger fires after its delay.
 		for _, t := range []*trigger{&rf.cancel, &rf.drain, &rf.outage} {
 			if t.seen > 0 {
-				t.seen, t.after = 0, g.dur(time.Millisecond, 60*time.Millisecond)
+				t.seen, t.after = 0, g.Dur(time.Millisecond, 60*time.Millisecond)
 			}
 		}
 	}
@@ -460,16 +420,16 @@ func (g *gen) runFaults(s *spec) runFaults {
 	// seen every item (its reads then block) and a little more, or at
 	// once without any.
 	if s.endless() && !rf.stops() {
-		t := trigger{set: true, seen: n, after: g.dur(5*time.Millisecond, 50*time.Millisecond)}
+		t := trigger{set: true, seen: n, after: g.Dur(5*time.Millisecond, 50*time.Millisecond)}
 		if s.src.noWriter {
 			t.seen = 0
 		}
-		switch g.pick(50, 25, 25) {
+		switch g.Pick(50, 25, 25) {
 		case 0:
 			rf.drain = t
 		case 1:
 			rf.drain = t
-			rf.hard = trigger{set: true, after: g.dur(0, 30*time.Millisecond)}
+			rf.hard = trigger{set: true, after: g.Dur(0, 30*time.Millisecond)}
 		default:
 			rf.cancel = t
 		}

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink/sqlsink"
 	"github.com/conveyor-go/conveyor/source/jetstream"
@@ -40,39 +40,10 @@ func (r *runState) drainBound() time.Duration {
 	return drainBound
 }
 
-// ending is how a run ended, as its ExitStatus says.
-type ending uint8
-
-const (
-	endSuccess  ending = iota // code 0
-	endFailure                // code 1
-	endDrained                // 130, not Hard
-	endHardStop               // 130, Hard
-	endOther
-)
-
-var endingNames = [...]string{"success (0)", "failure (1)", "drained (130)", "stopped hard (130)", "other"}
-
-func endingOf(st pipeline.ExitStatus) ending {
-	var se *pipeline.SignalError
-	switch {
-	case st.Code == pipeline.CodeSuccess:
-		return endSuccess
-	case st.Code == pipeline.CodeFailure:
-		return endFailure
-	case st.Code == 128+int(syscall.SIGINT) && errors.As(st.Err, &se):
-		if se.Hard {
-			return endHardStop
-		}
-		return endDrained
-	}
-	return endOther
-}
-
 // check checks every invariant of the run against its ExitStatus and
 // what the follow-up found.
 func (r *runState) check(st pipeline.ExitStatus, fu *followUp) {
-	got := endingOf(st)
+	got := faultkit.EndingOf(st)
 	cause := r.checkExit(st, got)
 	r.checkBound(st, got, cause)
 	r.checkCounts(st, got)
@@ -81,7 +52,7 @@ func (r *runState) check(st pipeline.ExitStatus, fu *followUp) {
 
 // checkExit checks that the run ended as its faults allow, and returns the
 // injected fault that failed it, if one did.
-func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
+func (r *runState) checkExit(st pipeline.ExitStatus, got faultkit.Ending) *failure {
 	s := r.s
 	cancelled, drained, hard := !r.firstEvent(evCancel).IsZero(), !r.firstEvent(evDrain).IsZero(), !r.firstEvent(evHard).IsZero()
 	outage := ""
@@ -90,7 +61,7 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 	}
 	var cause *failure
 	switch got {
-	case endSuccess:
+	case faultkit.EndSuccess:
 		r.mu.Lock()
 		nf := len(r.failures)
 		r.mu.Unlock()
@@ -100,7 +71,7 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 		if s.endless() {
 			r.violatef("exit: the source never ends, yet the run succeeded")
 		}
-	case endFailure:
+	case faultkit.EndFailure:
 		if errors.Is(st.Err, context.Canceled) {
 			if !cancelled {
 				r.violatef("exit: the run failed with context.Canceled, but the test did not cancel it: %q%s", st.Message, outage)
@@ -117,11 +88,11 @@ func (r *runState) checkExit(st pipeline.ExitStatus, got ending) *failure {
 		if cause = r.causeOf(st); cause == nil {
 			r.violatef("exit: the run failed with %q (stage %q, item %q), which is none of the faults injected%s", st.Message, st.Stage, st.Target, outage)
 		}
-	case endDrained, endHardStop:
+	case faultkit.EndDrained, faultkit.EndHardStop:
 		if !drained {
-			r.violatef("exit: the run ended %s, but the test sent no signal", endingNames[got])
+			r.violatef("exit: the run ended %s, but the test sent no signal", got.String())
 		}
-		if got == endHardStop && !hard && !cancelled {
+		if got == faultkit.EndHardStop && !hard && !cancelled {
 			r.violatef("exit: the run was stopped hard, but the test sent no second signal and did not cancel it")
 		}
 	default:
@@ -204,7 +175,7 @@ func (r *runState) causeOf(st pipeline.ExitStatus) *failure {
 
 // checkBound checks that Run returned within the bound of what stopped it:
 // a cancellation, a hard stop, the fault that failed it, or a drain.
-func (r *runState) checkBound(st pipeline.ExitStatus, got ending, cause *failure) {
+func (r *runState) checkBound(st pipeline.ExitStatus, got faultkit.Ending, cause *failure) {
 	var stopAt time.Time
 	var what string
 	earliest := func(at time.Time, w string) {
@@ -239,7 +210,7 @@ func (r *runState) checkBound(st pipeline.ExitStatus, got ending, cause *failure
 		return
 	}
 	drainAt := r.firstEvent(evDrain)
-	if drainAt.IsZero() || got == endFailure {
+	if drainAt.IsZero() || got == faultkit.EndFailure {
 		return
 	}
 	took := r.ended.Sub(drainAt)
@@ -276,7 +247,7 @@ func (r *runState) outageNote() string {
 
 // checkCounts checks ExitStatus.Counts: the identity, and each count
 // against what the test saw.
-func (r *runState) checkCounts(st pipeline.ExitStatus, got ending) {
+func (r *runState) checkCounts(st pipeline.ExitStatus, got faultkit.Ending) {
 	c, s := st.Counts, r.s
 	r.mu.Lock()
 	nf, deadItems, sunkItems := len(r.failures), r.deadItems, r.sunkItems
@@ -290,8 +261,8 @@ func (r *runState) checkCounts(st pipeline.ExitStatus, got ending) {
 	if sum != c.In || min(c.In, c.Done, c.Dropped, c.Skipped, c.DeadLettered, c.Requeued, c.Failed, c.Abandoned, c.Retried) < 0 {
 		v("counts: In %d != Done+Dropped+Skipped+DeadLettered+Requeued+Failed+Abandoned %d, or one is negative (%+v)", c.In, sum, c)
 	}
-	if (got == endSuccess || got == endDrained) && (c.Abandoned != 0 || c.Failed != 0) {
-		v("counts: the run ended %s, but %d items were abandoned and %d failed (%+v)", endingNames[got], c.Abandoned, c.Failed, c)
+	if (got == faultkit.EndSuccess || got == faultkit.EndDrained) && (c.Abandoned != 0 || c.Failed != 0) {
+		v("counts: the run ended %s, but %d items were abandoned and %d failed (%+v)", got.String(), c.Abandoned, c.Failed, c)
 	}
 	if c.Dropped != 0 {
 		v("counts: %d items dropped, but no stage filters (%+v)", c.Dropped, c)
@@ -313,12 +284,12 @@ func (r *runState) checkCounts(st pipeline.ExitStatus, got ending) {
 	}
 	switch s.src.kind {
 	case srcJetStream:
-		if c.In > int64(decodes) || ((got == endSuccess || got == endDrained) && c.In != int64(decodes)) {
+		if c.In > int64(decodes) || ((got == faultkit.EndSuccess || got == faultkit.EndDrained) && c.In != int64(decodes)) {
 			v("counts: In is %d, but the decoder decoded %d messages", c.In, decodes)
 		}
 	default:
-		if c.In > int64(s.src.n) || (got == endSuccess && c.In != int64(s.src.n)) {
-			v("counts: In is %d, the input has %d items, and the run ended %s", c.In, s.src.n, endingNames[got])
+		if c.In > int64(s.src.n) || (got == faultkit.EndSuccess && c.In != int64(s.src.n)) {
+			v("counts: In is %d, the input has %d items, and the run ended %s", c.In, s.src.n, got.String())
 		}
 	}
 	if s.sink.kind == snkFunc && (c.Done > sunkItems || !s.merges() && c.Done != sunkItems) {
@@ -330,7 +301,7 @@ func (r *runState) checkCounts(st pipeline.ExitStatus, got ending) {
 // skipped, or still in the queue: none lost, none stranded; that none is
 // in the output more often than the sink allows; and that no message was
 // delivered more often than the policy and the faults allow.
-func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp) {
+func (r *runState) checkOutputs(st pipeline.ExitStatus, got faultkit.Ending, fu *followUp) {
 	s := r.s
 	out, rows, err := r.outputs()
 	if err != nil {
@@ -376,7 +347,7 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 	switch {
 	case queued:
 		want = s.src.n
-	case got == endSuccess || got == endDrained:
+	case got == faultkit.EndSuccess || got == faultkit.EndDrained:
 		want = int(min(st.Counts.In, int64(s.src.n)))
 	}
 	var lost, stranded []int
@@ -384,7 +355,7 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got ending, fu *followUp
 		switch {
 		case out[id] > 0, r.dead[id] > 0, s.policy.canSkip() && r.failedIDs[id]:
 		case fu != nil && fu.left[id] > 0:
-			if !r.strandedByPolicy(id, got != endSuccess && got != endDrained) {
+			if !r.strandedByPolicy(id, got != faultkit.EndSuccess && got != faultkit.EndDrained) {
 				stranded = append(stranded, id)
 			}
 		default:
@@ -507,7 +478,7 @@ func (r *runState) outputs() (ids map[int]int, rows int, err error) {
 // checkSinkCounts compares Counts.Done with what an SQL or text sink
 // stored: a committed batch counts done, an aborted file leaves the older
 // one as it was.
-func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int) {
+func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got faultkit.Ending, rows int) {
 	c := st.Counts
 	merges := r.s.merges()
 	switch r.s.sink.kind {
@@ -521,7 +492,7 @@ func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int)
 			r.violatef("counts: Done is %d, but the run committed %d rows (the items of a committed batch are done; others are not)", c.Done, rows)
 		}
 	case snkFile, snkWriter:
-		if (got == endSuccess || got == endDrained) && (int64(rows) < c.Done || !merges && int64(rows) != c.Done) {
+		if (got == faultkit.EndSuccess || got == faultkit.EndDrained) && (int64(rows) < c.Done || !merges && int64(rows) != c.Done) {
 			r.violatef("counts: Done is %d, but the sink wrote %d lines", c.Done, rows)
 		}
 		if r.s.sink.kind != snkFile {
@@ -543,9 +514,9 @@ func (r *runState) checkSinkCounts(st pipeline.ExitStatus, got ending, rows int)
 			r.violatef("file: reading the output: %v", err)
 		case replaced && (c.Abandoned > 0 || c.Failed > 0):
 			r.violatef("file: the run ended %s with %d items abandoned and %d failed, but the file at the sink's path was replaced: %q (was %q)",
-				endingNames[got], c.Abandoned, c.Failed, head([]string{string(data)}), r.text.old)
-		case !replaced && (got == endSuccess || got == endDrained):
-			r.violatef("file: the run ended %s, but the file at the sink's path was not replaced", endingNames[got])
+				got.String(), c.Abandoned, c.Failed, head([]string{string(data)}), r.text.old)
+		case !replaced && (got == faultkit.EndSuccess || got == faultkit.EndDrained):
+			r.violatef("file: the run ended %s, but the file at the sink's path was not replaced", got.String())
 		}
 		if tmps := r.text.leftovers(); len(tmps) > 0 {
 			r.violatef("file: temporary files left behind: %v", tmps)
@@ -560,7 +531,7 @@ func (r *runState) checkFollowUp(fu *followUp) {
 	case fu.hang != "":
 		r.violatef("follow-up: the clean run that empties the queue %s", fu.hang)
 	case !fu.st.OK():
-		r.violatef("follow-up: the clean run that empties the queue ended %s: %q (%+v)", endingNames[endingOf(fu.st)], fu.st.Message, fu.st.Counts)
+		r.violatef("follow-up: the clean run that empties the queue ended %s: %q (%+v)", faultkit.EndingOf(fu.st).String(), fu.st.Message, fu.st.Counts)
 	}
 	if fu.err != nil {
 		r.violatef("follow-up: reading the queue: %v", fu.err)

@@ -1,10 +1,11 @@
 package connchaos_test
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 )
 
 // The suite checks for leaks itself rather than with goleak.Find, because
@@ -22,7 +23,7 @@ type goroutine struct {
 // goroutines returns every goroutine but the caller's.
 func goroutines() []goroutine {
 	var gs []goroutine
-	for i, block := range strings.Split(allStacks(), "\n\n") {
+	for i, block := range strings.Split(faultkit.Stacks(), "\n\n") {
 		if i == 0 { // the caller's
 			continue
 		}
@@ -94,18 +95,6 @@ func describeLeaks(gs []goroutine) string {
 		b.WriteString(g.stack)
 	}
 	return b.String()
-}
-
-// allStacks is the dump of every goroutine, for a run that hangs.
-func allStacks() string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
 
 // runStacks is the dump of the goroutines a hung run may be stuck in:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-go/conveyor/internal/faultkit"
 	"github.com/conveyor-go/conveyor/pipeline"
 )
 
@@ -35,7 +36,7 @@ type tally struct {
 	runs, faulty               int
 	strandedOK, strandedOutage int
 	failing                    []int64
-	endings                    [endOther + 1]int
+	endings                    [faultkit.EndOther + 1]int
 	sources                    [srcFIFO + 1]int
 	sinks                      [snkWriter + 1]int
 	events                     [evRestart + 1]int // runs with at least one
@@ -47,7 +48,7 @@ func newTally() *tally { return &tally{times: map[string][]time.Duration{}} }
 
 func (tl *tally) add(r *runState, st pipeline.ExitStatus, whole time.Duration) {
 	tl.runs++
-	tl.endings[endingOf(st)]++
+	tl.endings[faultkit.EndingOf(st)]++
 	tl.sources[r.s.src.kind]++
 	tl.sinks[r.s.sink.kind]++
 	r.mu.Lock()
@@ -84,7 +85,7 @@ func (tl *tally) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %d runs, %d with faults fired; endings:", tl.runs, tl.faulty)
 	for e, n := range tl.endings {
-		fmt.Fprintf(&b, " %s %d;", endingNames[e], n)
+		fmt.Fprintf(&b, " %s %d;", faultkit.Ending(e), n)
 	}
 	b.WriteString("\n  sources:")
 	for k, n := range tl.sources {
