@@ -78,7 +78,10 @@ func (p *port[T]) publishSync(ctx context.Context, v T) (struct{}, error) {
 	if err != nil {
 		return struct{}{}, err
 	}
-	return struct{}{}, p.republish(ctx, m)
+	if err := p.republish(ctx, m); err != nil {
+		return struct{}{}, fmt.Errorf("publishing to %q: %w", m.Subject, err)
+	}
+	return struct{}{}, nil
 }
 
 // republish publishes m again, synchronously, riding through an outage: it

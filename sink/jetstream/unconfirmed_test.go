@@ -118,6 +118,18 @@ func TestUncapturedSubject(t *testing.T) {
 		assert.Equal(t, int64(2), st.Counts.Retried)
 		assert.Equal(t, int64(2), w.syncs.Load(), "one synchronous republish per item")
 	})
+
+	t.Run("retry then fail fast: the last republish's error names the subject", func(t *testing.T) {
+		e := start(t)
+		e.stream()
+
+		st := pipeline.New(source.Slice(items(2)), pipeline.OnError(stage.Retry(2, time.Millisecond, 2*time.Millisecond))).
+			Sink(jetstream.New[item](e.js, "nowhere.x")).Run(t.Context())
+
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.ErrorIs(t, st.Err, natsjs.ErrNoStreamResponse)
+		assert.Contains(t, st.Message, `publishing to "nowhere.x": `, "found by the connector fault suite (seed 801170046533)")
+	})
 }
 
 func TestAckTimeout(t *testing.T) {
