@@ -385,6 +385,10 @@ func (r *runState) checkOutputs(st pipeline.ExitStatus, got faultkit.Ending, fu 
 	}
 }
 
+// stopGrace is how long at most a stopped source/jetstream keeps its pull
+// open for what the server has already sent.
+const stopGrace = 200 * time.Millisecond
+
 // strandedByPolicy says whether input id may stay in the queue by design,
 // under MaxDeliver: the run saw its last delivery and stopped (a failure,
 // a cancellation, a hard stop) before it settled, so that it was given
@@ -404,6 +408,13 @@ func (r *runState) strandedByPolicy(id int, stopped bool) bool {
 	case md <= 0:
 		return false
 	case stopped && int(r.delivered[id]) >= md:
+		r.strandedOK++
+		return true
+	case stopped && r.s.policy.mode == pRetry && r.s.policy.max < stopGrace && int(r.delivered[id])+1 >= md:
+		// Requeued with a backoff shorter than the stop's grace, its next
+		// delivery, the last, may come due while the stopping run's pull
+		// is still open, and be given back unseen: the one window that
+		// source/jetstream's doc says cannot be closed (seed 34063477118).
 		r.strandedOK++
 		return true
 	}
