@@ -37,7 +37,13 @@ func TestNothingIsLostWhenAWorkerIsKilled(t *testing.T) {
 	require.NotNil(t, s.killed, "a worker was killed")
 	assert.Positive(t, s.killed.stored, "the killed worker had stored results")
 	assert.Positive(t, s.killed.ackPending, "jobs were delivered and unacknowledged when it was killed")
-	assert.Positive(t, s.redelivered, "jobs the killed worker held were delivered again and their results stored")
+	// Its unacknowledged jobs came back to the others: JOBS emptied
+	// (s.finished, required above), which takes an acknowledgement of
+	// every job. Their results count as redelivered only where the killed
+	// worker had not stored them yet (MsgID drops a second result), so
+	// s.redelivered is 0 when all it held were jobs whose results it had
+	// stored and not yet acknowledged (a CI run: 93 stored, 0 redelivered
+	// results, 11 redeliveries received by the survivors).
 
 	// Every job's result, once.
 	assert.Equal(t, cfg.items, s.distinct)
