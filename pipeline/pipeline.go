@@ -14,7 +14,9 @@ import (
 //
 // Each chain method returns a new Pipeline and leaves its receiver as it
 // was, so a common prefix can be extended in several ways. Mistakes found
-// while chaining (a nil stage, a function of the wrong type) are not panics:
+// while chaining (a nil stage, source or sink, even a nil pointer of a
+// concrete type such as a nil *source.Of[int], or a function of the wrong
+// type) are not panics:
 // they are kept and reported by Run as an invalid pipeline (code 2) before
 // anything runs.
 type Pipeline struct {
@@ -28,8 +30,9 @@ type Pipeline struct {
 // New starts a pipeline at src. opts apply to every Run of it.
 func New(src source.Source, opts ...Option) *Pipeline {
 	p := &Pipeline{src: src, opts: opts}
-	if src == nil {
-		p.errs = append(p.errs, &flow.BuildError{Reason: "nil source"})
+	if bad, reason := isNil(src, "nil source"); bad {
+		p.src = nil // so that no method of it is called
+		p.errs = append(p.errs, &flow.BuildError{Reason: reason})
 	}
 	return p
 }
@@ -46,8 +49,8 @@ func (p *Pipeline) clone() *Pipeline {
 // sub-chain made with stage.Chain.
 func (p *Pipeline) Via(s stage.Stage) *Pipeline {
 	c := p.clone()
-	if s == nil {
-		c.errs = append(c.errs, &flow.BuildError{Stage: "via", Index: len(c.stages) + 1, Reason: "nil stage"})
+	if bad, reason := isNil(s, "nil stage"); bad {
+		c.errs = append(c.errs, &flow.BuildError{Stage: "via", Index: len(c.stages) + 1, Reason: reason})
 		return c
 	}
 	c.stages = append(c.stages, s)
@@ -58,8 +61,8 @@ func (p *Pipeline) Via(s stage.Stage) *Pipeline {
 // in the goroutine of the stage before it. Make t with stage.Func,
 // stage.Handle or stage.PerWorker.
 func (p *Pipeline) Map(t stage.Task, opts ...stage.Option) *Pipeline {
-	if t == nil {
-		return p.invalid("map", "nil handler")
+	if bad, reason := isNil(t, "nil handler"); bad {
+		return p.invalid("map", reason)
 	}
 	return p.Via(t.MapStage(opts...))
 }
@@ -67,8 +70,8 @@ func (p *Pipeline) Map(t stage.Task, opts ...stage.Option) *Pipeline {
 // ParMap appends a stage running t's handler on workers goroutines, unordered
 // unless stage.Ordered is given; see stage.ParMap.
 func (p *Pipeline) ParMap(workers int, t stage.Task, opts ...stage.Option) *Pipeline {
-	if t == nil {
-		return p.invalid("parmap", "nil handler")
+	if bad, reason := isNil(t, "nil handler"); bad {
+		return p.invalid("parmap", reason)
 	}
 	return p.Via(t.ParMapStage(workers, opts...))
 }
@@ -76,8 +79,8 @@ func (p *Pipeline) ParMap(workers int, t stage.Task, opts ...stage.Option) *Pipe
 // FlatMap appends a stage that passes on every element of the slice its
 // function returns; make t with stage.Flat.
 func (p *Pipeline) FlatMap(t stage.FlatTask, opts ...stage.Option) *Pipeline {
-	if t == nil {
-		return p.invalid("flatmap", "nil function")
+	if bad, reason := isNil(t, "nil function"); bad {
+		return p.invalid("flatmap", reason)
 	}
 	return p.Via(t.FlatMapStage(opts...))
 }
@@ -110,8 +113,8 @@ func (p *Pipeline) Log(msg string, opts ...stage.Option) *Pipeline {
 // Sink ends the chain. Calling it again replaces the sink.
 func (p *Pipeline) Sink(s sink.Sink) *Pipeline {
 	c := p.clone()
-	if s == nil {
-		c.errs = append(c.errs, &flow.BuildError{Stage: "sink", Index: len(c.stages) + 1, Reason: "nil sink"})
+	if bad, reason := isNil(s, "nil sink"); bad {
+		c.errs = append(c.errs, &flow.BuildError{Stage: "sink", Index: len(c.stages) + 1, Reason: reason})
 		return c
 	}
 	c.sink = s
