@@ -68,8 +68,12 @@ func ProgressLogger(l *zap.Logger) ProgressOption {
 }
 
 // NewProgress returns a Progress that writes to w: a bar when w is a
-// terminal, log lines otherwise.
+// terminal, log lines otherwise. A nil w writes nothing itself: the log
+// lines go only to the logger given with ProgressLogger, if any.
 func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
+	if w == nil {
+		w = io.Discard
+	}
 	p := &Progress{w: w, total: func() int64 { return 0 }}
 	if f, ok := w.(*os.File); ok {
 		p.terminal = term.IsTerminal(int(f.Fd()))

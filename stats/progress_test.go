@@ -136,3 +136,21 @@ func TestProgressKeepsLogLinesApartFromTheBar(t *testing.T) {
 	q := stats.NewProgress(&out, stats.ProgressTerminal(false))
 	assert.Same(t, plain, q.WrapLogger(plain), "without a bar the logger is left alone")
 }
+
+// A nil writer crashed the first report (a zap core writing to nil); it now
+// writes nothing itself, and a ProgressLogger still gets the lines.
+func TestProgressWithANilWriterWritesOnlyToItsLogger(t *testing.T) {
+	var done atomic.Int64
+	p := stats.NewProgress(nil, stats.ProgressEvery(time.Hour))
+	p.Start(done.Load)
+	done.Store(3)
+	p.Stop()
+
+	var logs syncbuf.Buffer
+	p = stats.NewProgress(nil, stats.ProgressEvery(time.Hour), stats.ProgressLogger(jsonLogger(&logs)))
+	p.Start(done.Load)
+	p.Stop()
+	ls := lines(t, &logs)
+	require.Len(t, ls, 1)
+	assert.Equal(t, 3.0, ls[0]["done"])
+}
