@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"syscall"
 
+	"github.com/conveyor-go/conveyor/internal/flow"
 	"github.com/conveyor-go/conveyor/stage"
 	"github.com/conveyor-go/conveyor/stats"
 	"go.uber.org/zap"
@@ -28,6 +30,7 @@ type config struct {
 	unmetered bool
 	report    io.Writer
 	watchers  []stats.Watcher
+	errs      []error // misuse of an option, reported by Run as invalid
 }
 
 func newConfig(opts []Option) config {
@@ -78,10 +81,20 @@ func WithStats(reg *stats.Registry) Option {
 // SIGTERM: the first drains the pipeline (the source stops, items already
 // emitted finish), a second stops it hard (in-flight items are abandoned).
 // Either way the ExitStatus code is 128 + the signal's number (130 for
-// SIGINT). Signal handling stops when Run returns.
+// SIGINT). Signal handling stops when Run returns. A nil signal makes the
+// pipeline invalid (code 2).
 func WithSignals(sigs ...os.Signal) Option {
 	if len(sigs) == 0 {
 		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	}
+	for i, s := range sigs {
+		if s == nil {
+			// os/signal ignores a nil signal in Notify but loops for ever
+			// over it in Stop.
+			return optionFunc(func(c *config) {
+				c.errs = append(c.errs, &flow.BuildError{Reason: fmt.Sprintf("WithSignals: signal %d is nil", i)})
+			})
+		}
 	}
 	return optionFunc(func(c *config) { c.signals, c.stop = sigs, nil })
 }

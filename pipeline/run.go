@@ -35,6 +35,9 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	run.Live = cfg.progress != nil
 	run.Metered = !cfg.unmetered
 	err := p.check()
+	if len(cfg.errs) > 0 {
+		err = errors.Join(append(cfg.errs, err)...)
+	}
 	if err == nil {
 		if perr := cfg.policy.Validate(); perr != nil {
 			err = &flow.BuildError{Reason: "error policy: " + perr.Error()}
