@@ -19,7 +19,8 @@ import (
 //
 // Give it to a pipeline with pipeline.WithProgress, which starts it when
 // the run starts and stops it, with a last report, when the run ends,
-// however it ends. One Progress serves one run at a time.
+// however it ends. Runs that overlap share it: it shows the sum of their
+// items, and makes its last report when the last of them ends.
 type Progress struct {
 	w        io.Writer
 	total    func() int64
@@ -27,12 +28,20 @@ type Progress struct {
 	terminal bool
 	logger   *zap.Logger
 
-	mu    sync.Mutex // serializes drawing with the log lines of WrapLogger
-	bar   *progressbar.ProgressBar
-	start time.Time
-	done  func() int64
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	mu  sync.Mutex // serializes drawing with the log lines of WrapLogger
+	bar *progressbar.ProgressBar
+	cur *showing // nil when no run is going
+}
+
+// showing is what a Progress shows from the Start of a first run to the
+// Stop of the last of the runs that overlap it.
+type showing struct {
+	start  time.Time
+	bar    *progressbar.ProgressBar
+	runs   []func() int64 // the done of each run, ended ones included
+	active int            // the runs not stopped yet
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // ProgressOption configures a Progress.
@@ -94,13 +103,19 @@ func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 }
 
 // Start begins reporting done, the count of source items settled so far.
-// The pipeline calls it.
+// The pipeline calls it. While other runs are shown, done is added to
+// theirs.
 func (p *Progress) Start(done func() int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done, p.start, p.stop = done, time.Now(), make(chan struct{})
+	if sh := p.cur; sh != nil {
+		sh.runs = append(sh.runs, done)
+		sh.active++
+		return
+	}
+	sh := &showing{start: time.Now(), runs: []func() int64{done}, active: 1, stop: make(chan struct{})}
 	if p.terminal {
-		p.bar = progressbar.NewOptions64(-1,
+		sh.bar = progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription("items"),
 			progressbar.OptionShowCount(),
@@ -111,44 +126,63 @@ func (p *Progress) Start(done func() int64) {
 			progressbar.OptionSetSpinnerChangeInterval(0),
 		)
 	}
-	p.wg.Go(func() {
+	p.cur, p.bar = sh, sh.bar
+	sh.wg.Go(func() {
 		t := time.NewTicker(p.every)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				p.report(false)
-			case <-p.stop:
+				p.report(sh, false)
+			case <-sh.stop:
 				return
 			}
 		}
 	})
 }
 
-// Stop ends the reports with a last one. The pipeline calls it when the run
-// has ended.
+// Stop ends the reports with a last one, once every run started has
+// stopped. The pipeline calls it when the run has ended.
 func (p *Progress) Stop() {
-	close(p.stop)
-	p.wg.Wait()
-	p.report(true)
+	p.mu.Lock()
+	sh := p.cur
+	if sh == nil { // a Stop without a Start
+		p.mu.Unlock()
+		return
+	}
+	sh.active--
+	if sh.active > 0 {
+		p.mu.Unlock()
+		return
+	}
+	// A run started from now on begins a new showing; this one ends here.
+	p.cur = nil
+	p.mu.Unlock()
+	close(sh.stop)
+	sh.wg.Wait()
+	p.report(sh, true)
 }
 
-// report draws the bar or writes a log line; last ends the bar's line.
-func (p *Progress) report(last bool) {
+// report draws sh's bar or writes a log line; last ends the bar's line.
+func (p *Progress) report(sh *showing, last bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	done, total := p.done(), p.total()
-	if p.bar != nil {
-		if total > 0 && p.bar.GetMax64() != total {
-			p.bar.ChangeMax64(total)
+	var done int64
+	for _, d := range sh.runs {
+		done += d()
+	}
+	total := p.total()
+	if sh.bar != nil {
+		if total > 0 && sh.bar.GetMax64() != total {
+			sh.bar.ChangeMax64(total)
 		}
-		_ = p.bar.Set64(done)
+		_ = sh.bar.Set64(done)
 		if last {
 			fmt.Fprintln(p.w)
 		}
 		return
 	}
-	elapsed := time.Since(p.start)
+	elapsed := time.Since(sh.start)
 	rate := float64(done) / elapsed.Seconds()
 	fields := []zap.Field{zap.Int64("done", done), zap.Float64("items_per_s", rate)}
 	if total > 0 {
