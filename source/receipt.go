@@ -42,7 +42,8 @@ const (
 // WithReceipts makes a source from a generator, as Func does, whose items
 // each come with a Receipt (or nil for an item that needs none). It is the
 // building block of sources such as source/jetstream. Merge does not take
-// such sources.
+// such sources. yield must not be called from several goroutines at once,
+// as with Func.
 func WithReceipts[T any](gen func(ctx context.Context, yield func(T, Receipt) bool) error) *Of[T] {
 	if gen == nil {
 		return &Of[T]{name: "source", invalid: "nil generator"}

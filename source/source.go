@@ -59,6 +59,12 @@ var _ Source = (*Of[int])(nil)
 //
 // The generator may set totals on a stats registry it captures (the seed's
 // items_total), as plain Go.
+//
+// gen may hand yield from goroutine to goroutine, but must not call it from
+// several at once. That is checked only in builds with -race, at no cost
+// to others: there such a call fails the run (code 1) with "yield called
+// from several goroutines at once"; without -race it is a data race, and
+// the run's counts are wrong.
 func Func[T any](gen func(ctx context.Context, yield func(T) bool) error) *Of[T] {
 	if gen == nil {
 		return &Of[T]{name: "source", invalid: "nil generator"}
@@ -161,12 +167,18 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		}
 		return push(v, flow.WithReceipt(r))
 	}
+	var guard yieldGuard
+	if raceEnabled {
+		yield, emit = guardYield(&guard, yield), guardEmit(&guard, emit)
+	}
 	// The generator (and Merge's, for its sources) also finds in its
 	// context the run, to count what it leaves behind, and the run's own
 	// context, which only a hard stop or a failure cancels. push checks
 	// genCtx itself, not through these two layers, at every item.
 	genErr := s.generate(flow.WithRun(context.WithValue(genCtx, runCtxKey{}, ctx), sc.Run), yield, emit)
 	switch {
+	case guard.misused.Load():
+		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: errConcurrentYield}
 	case pushErr != nil:
 		return pushErr
 	case ctx.Err() != nil:
