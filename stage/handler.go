@@ -86,6 +86,10 @@ func call[In, Out any](h Handler[In, Out]) func(context.Context, In) (Out, error
 // that owns them.
 func (p Proc[In, Out]) MapStage(opts ...Option) Stage {
 	if p.shared == nil && p.init != nil {
+		// The options are Map's, and the buffer the ParMap has.
+		if o := collect("per-worker map", opts); o.err != "" {
+			return invalidStage[In, Out](o.name, o.err)
+		}
 		return ParMap(1, p, append([]Option{Name("map"), Ordered()}, opts...)...)
 	}
 	return mapHandler("map", p, opts)

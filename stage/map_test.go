@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
@@ -124,17 +123,6 @@ func TestMap(t *testing.T) {
 		require.Equal(t, pipeline.CodeFailure, st.Code)
 		assert.ErrorIs(t, st.Err, errBoom, "the item's error is reported, not the label's panic")
 		assert.Equal(t, "#7", st.Target)
-	})
-
-	t.Run("options that do not apply to Map are ignored", func(t *testing.T) {
-		var got []int
-		st := run(t, pipeline.New(source.Slice(ints(5))).
-			Via(stage.Map(func(_ context.Context, v int) (int, error) { return -v, nil },
-				stage.Ordered(), stage.Window(2), stage.Buffer(1), stage.MaxWait(time.Second), stage.Every(3))).
-			Sink(sink.Collect(&got)))
-
-		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
-		assert.Equal(t, []int{0, -1, -2, -3, -4}, got)
 	})
 
 	t.Run("a PerWorker handler given to the pipeline's Map gets one worker", func(t *testing.T) {

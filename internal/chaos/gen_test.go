@@ -384,6 +384,9 @@ func (g *gen) stage(k stageKind, rate int, top bool) *stageSpec {
 			sk := []stageKind{kMap, kParMap, kFilter, kFlatMap, kTap}[g.Pick(30, 20, 20, 15, 15)]
 			sub := g.stage(sk, rate, false)
 			sub.perWorker = false // stage.Map in a Chain takes a func
+			if sub.kind == kMap {
+				sub.buffer = 0 // and has no buffer: stage.Buffer on it is invalid
+			}
 			sub.initFail = 0
 			st.sub = append(st.sub, sub)
 		}

@@ -221,3 +221,30 @@ func toAny(xs []int) []any {
 	}
 	return out
 }
+
+func TestAnUndecodableMessageIsNotRetried(t *testing.T) {
+	// Decoding the same bytes again gives the same error: under Retry(5)
+	// the message is delivered once and dead-lettered at once.
+	q := newQueue(t, natsjs.ConsumerConfig{}, 0, []byte("not json"), 2)
+	var dead []stage.DeadLetterItem
+	policy := stage.Retry(5, time.Millisecond, 5*time.Millisecond).Then(stage.DeadLetter(func(_ context.Context, d stage.DeadLetterItem) error {
+		dead = append(dead, d)
+		return nil
+	}))
+	status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty(), jetstream.MaxWait(100*time.Millisecond)),
+		pipeline.OnError(policy)).
+		Sink(sink.Discard[int]()).Run(testCtx(t))
+	require.True(t, status.OK(), status.String())
+	require.Len(t, dead, 1)
+	m, ok := dead[0].Item.(natsjs.Msg)
+	require.True(t, ok, "the dead letter holds the message, got %T", dead[0].Item)
+	md, err := m.Metadata()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), md.NumDelivered, "dead-lettered on its first delivery")
+	var se *json.SyntaxError
+	assert.ErrorAs(t, dead[0].Err, &se, "the decoder's error, still reachable")
+	assert.Zero(t, status.Counts.Retried)
+	assert.Zero(t, status.Counts.Requeued)
+	assert.Equal(t, int64(3), status.Counts.In, "3 messages, no redelivery")
+	q.empties(t)
+}

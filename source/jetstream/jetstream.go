@@ -96,7 +96,8 @@ type Source[T any] struct {
 var _ source.Source = (*Source[int])(nil)
 
 // New makes a source of the durable consumer named consumer on stream.
-// Messages are decoded as JSON into T unless a Decoder says otherwise. Bad
+// Messages are decoded as JSON into T unless a Decoder says otherwise; a
+// message that is not valid JSON for T is not retried (see Decoder). Bad
 // arguments make a pipeline that reports them before anything starts
 // (CodeInvalid).
 func New[T any](js natsjs.JetStream, stream, consumer string, opts ...Option) *Source[T] {

@@ -7,6 +7,7 @@ import (
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/conveyor-go/conveyor/internal/flow"
 	"github.com/conveyor-go/conveyor/internal/natsretry"
 )
 
@@ -110,6 +111,12 @@ func UntilEmpty() Option {
 // is invalid. A message it fails on goes through the pipeline's error
 // policy like a failed item, labelled with its stream and sequence number
 // ("ORDERS#42"): the dead-letter function gets the natsjs.Msg.
+//
+// A decoder marks with stage.Permanent the errors that decoding the message
+// again would give again (bad data): a Retry policy then takes its fallback
+// on the first delivery instead of having the message delivered again. An
+// error it does not mark is retried, as an error that may heal (a lookup
+// that timed out). The default JSON decoder marks all its errors.
 func Decoder[T any](f func(natsjs.Msg) (T, error)) Option {
 	return optionFunc(func(c *config) {
 		if f == nil {
@@ -120,8 +127,12 @@ func Decoder[T any](f func(natsjs.Msg) (T, error)) Option {
 	})
 }
 
+// decodeJSON is the default decoder. Its errors are permanent: the same
+// bytes never decode on a later delivery.
 func decodeJSON[T any](m natsjs.Msg) (T, error) {
 	var v T
-	err := json.Unmarshal(m.Data(), &v)
-	return v, err
+	if err := json.Unmarshal(m.Data(), &v); err != nil {
+		return v, flow.Permanent(err)
+	}
+	return v, nil
 }

@@ -74,7 +74,10 @@ func (l Line) Where() string { return l.File + ":" + strconv.Itoa(l.N) }
 //     the run's log names the reader. The goroutine ends once its Read
 //     returns; what that Read gives is kept for the next run.
 func Lines(r io.Reader, name string, opts ...Option) *source.Of[Line] {
-	cfg := collect(opts)
+	cfg, bad := collect("lines", name, opts)
+	if bad != "" {
+		return source.Invalid[Line]("lines", bad)
+	}
 	f := newFeed(r, name)
 	return source.Func(func(ctx context.Context, yield func(Line) bool) error {
 		return readLines(ctx, f, cfg, yield)
@@ -93,7 +96,10 @@ func Lines(r io.Reader, name string, opts ...Option) *source.Of[Line] {
 // file does not wait for input; on a network file system that hangs, the
 // OS gives no way out of it.
 func LinesFile(path string, opts ...Option) *source.Of[Line] {
-	cfg := collect(opts)
+	cfg, bad := collect("lines", path, opts)
+	if bad != "" {
+		return source.Invalid[Line]("lines", bad)
+	}
 	return source.Func(func(ctx context.Context, yield func(Line) bool) error {
 		return withFile(ctx, path, func(f *os.File) error {
 			return readLines(ctx, newFeed(f, path), cfg, yield)
