@@ -117,6 +117,7 @@ func TestAWorkerRidesThroughAShortServerOutage(t *testing.T) {
 		{"", 200 * time.Millisecond, nil},
 		{"", time.Second, nil},
 		{"", 2 * time.Second, nil},
+		{"", 5 * time.Second, nil}, // the longest outage the issue measured
 		// Without a reconnect buffer, a publish, an acknowledgement or a
 		// pull request fails at once while the connection is down.
 		{", no reconnect buffer", time.Second, []nats.Option{nats.ReconnectBufSize(-1)}},
