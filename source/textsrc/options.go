@@ -38,18 +38,37 @@ type config struct {
 	gzip       gzipMode
 	comma      rune
 	lazyQuotes bool
+	maxLine    int    // the most bytes of a line, or of a CSV record
+	maxFields  int    // the most fields of a CSV record
+	maxBytes   int64  // the most bytes read after decompression; 0 for no cap
 	csvOnly    string // the first option given that applies to CSV only
+	bad        string // why an option's value is invalid, or ""
 }
+
+// The limits' defaults. They bound the memory a source holds whatever its
+// input: a line or record is at most DefaultMaxLineBytes, and a record of
+// DefaultMaxFields fields costs a few MiB.
+const (
+	// DefaultMaxLineBytes is the longest line, or CSV record, a source
+	// emits unless MaxLineBytes says otherwise: 16 MiB.
+	DefaultMaxLineBytes = 16 << 20
+	// DefaultMaxFields is the most fields a CSV record may have unless
+	// MaxFields says otherwise.
+	DefaultMaxFields = 100_000
+)
 
 // collect applies opts for a source of the kind ("lines" or "csv") reading
 // the input named name. It returns the reason the options make the source
 // invalid, or "".
 func collect(kind, name string, opts []Option) (config, string) {
-	c := config{comma: ','}
+	c := config{comma: ',', maxLine: DefaultMaxLineBytes, maxFields: DefaultMaxFields}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
 		}
+	}
+	if c.bad != "" {
+		return c, fmt.Sprintf("%s (%s)", c.bad, name)
 	}
 	if kind != "csv" && c.csvOnly != "" {
 		return c, fmt.Sprintf("option %s does not apply to a %s source (%s): it is for CSV", c.csvOnly, kind, name)
@@ -82,6 +101,49 @@ func Comma(r rune) Option {
 // instead of emitting such rows as malformed.
 func LazyQuotes() Option {
 	return optionFunc{"LazyQuotes", true, func(c *config) { c.lazyQuotes = true }}
+}
+
+// MaxLineBytes sets the longest line a source emits, or the longest CSV
+// record (all its lines, for a record with quoted line breaks), in bytes,
+// line ending excluded; DefaultMaxLineBytes (16 MiB) by default. n must be
+// positive.
+//
+// A longer line is not held: the source reads on to its end without
+// keeping it, and rejects it with an error naming "file:line", under the
+// pipeline's error policy, then goes on with the next line.
+func MaxLineBytes(n int) Option {
+	return optionFunc{"MaxLineBytes", false, func(c *config) {
+		if n <= 0 {
+			c.bad = fmt.Sprintf("MaxLineBytes(%d): the limit must be positive", n)
+		}
+		c.maxLine = n
+	}}
+}
+
+// MaxFields sets the most fields a CSV record may have; DefaultMaxFields
+// (100,000) by default. n must be positive. A record with more is rejected
+// as malformed, naming "file:line", and reading goes on with the next.
+func MaxFields(n int) Option {
+	return optionFunc{"MaxFields", true, func(c *config) {
+		if n <= 0 {
+			c.bad = fmt.Sprintf("MaxFields(%d): the limit must be positive", n)
+		}
+		c.maxFields = n
+	}}
+}
+
+// MaxBytes caps the bytes a source reads from its input, counted after
+// decompression; by default there is no cap. Past it the source stops
+// reading and fails the run with an error naming "file:line": it stops a
+// gzip bomb early, and bounds the time an untrusted input can take. n must
+// be positive.
+func MaxBytes(n int64) Option {
+	return optionFunc{"MaxBytes", false, func(c *config) {
+		if n <= 0 {
+			c.bad = fmt.Sprintf("MaxBytes(%d): the cap must be positive", n)
+		}
+		c.maxBytes = n
+	}}
 }
 
 // checkComma reports a delimiter encoding/csv would refuse, before it does so

@@ -18,11 +18,14 @@ import (
 func TestOptionsThatDoNotApply(t *testing.T) {
 	path := writeFile(t, "in.txt", []byte("a,b\n1,2\n"))
 	options := map[string]textsrc.Option{
-		"NoGzip":     textsrc.NoGzip(),
-		"Comma":      textsrc.Comma(';'),
-		"LazyQuotes": textsrc.LazyQuotes(),
+		"NoGzip":       textsrc.NoGzip(),
+		"Comma":        textsrc.Comma(';'),
+		"LazyQuotes":   textsrc.LazyQuotes(),
+		"MaxLineBytes": textsrc.MaxLineBytes(1 << 10),
+		"MaxFields":    textsrc.MaxFields(10),
+		"MaxBytes":     textsrc.MaxBytes(1 << 10),
 	}
-	csvOnly := map[string]bool{"Comma": true, "LazyQuotes": true}
+	csvOnly := map[string]bool{"Comma": true, "LazyQuotes": true, "MaxFields": true}
 	lines := func(src source.Source) *pipeline.Pipeline {
 		return pipeline.New(src).Sink(sink.Discard[textsrc.Line]())
 	}
@@ -53,5 +56,23 @@ func TestOptionsThatDoNotApply(t *testing.T) {
 				assert.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 			})
 		}
+	}
+}
+
+// TestLimitsMustBePositive: a limit of zero or less makes the source
+// invalid, naming the option, its value and the input.
+func TestLimitsMustBePositive(t *testing.T) {
+	for name, o := range map[string]textsrc.Option{
+		"MaxLineBytes(0)": textsrc.MaxLineBytes(0),
+		"MaxFields(-1)":   textsrc.MaxFields(-1),
+		"MaxBytes(0)":     textsrc.MaxBytes(0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := pipeline.New(textsrc.CSV(strings.NewReader("a\n1\n"), "in.csv", o)).
+				Sink(sink.Discard[textsrc.Record]()).Run(t.Context())
+			assert.Equal(t, pipeline.CodeInvalid, st.Code, st.Message)
+			assert.Contains(t, st.Message, name+": the")
+			assert.Contains(t, st.Message, "(in.csv)")
+		})
 	}
 }

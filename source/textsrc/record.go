@@ -51,7 +51,10 @@ func (r Record) Where() string { return r.File + ":" + strconv.Itoa(r.Line) }
 // exception: an arbitrary io.Reader blocked in Read, which the run leaves
 // behind (ExitStatus.LeftBehind). A row that a stop cuts is lost.
 func CSV(r io.Reader, name string, opts ...Option) *source.Of[Record] {
-	cfg, _ := collect("csv", name, opts) // every option applies to CSV
+	cfg, bad := collect("csv", name, opts)
+	if bad != "" {
+		return source.Invalid[Record]("csv", bad)
+	}
 	f := newFeed(r, name)
 	return source.Func(func(ctx context.Context, yield func(Record) bool) error {
 		return readCSV(ctx, f, cfg, yield)
@@ -63,7 +66,10 @@ func CSV(r io.Reader, name string, opts ...Option) *source.Of[Record] {
 // when the source ends; an error opening it names the path. A stop ends a
 // wait for input, opening a FIFO included, as for LinesFile.
 func CSVFile(path string, opts ...Option) *source.Of[Record] {
-	cfg, _ := collect("csv", path, opts) // every option applies to CSV
+	cfg, bad := collect("csv", path, opts)
+	if bad != "" {
+		return source.Invalid[Record]("csv", bad)
+	}
 	return source.Func(func(ctx context.Context, yield func(Record) bool) error {
 		return withFile(ctx, path, func(f *os.File) error {
 			return readCSV(ctx, newFeed(f, path), cfg, yield)
