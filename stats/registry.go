@@ -1,8 +1,10 @@
 package stats
 
 import (
+	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +27,9 @@ type Registry struct {
 
 	// totals is the set of names marked by SetTotal (name -> struct{}).
 	totals sync.Map
+
+	// n counts the names in counters, for Len.
+	n atomic.Int64
 }
 
 // New returns an empty Registry whose clock starts now. It costs one small
@@ -46,7 +51,10 @@ func (r *Registry) Counter(name string) *Counter {
 	}
 	// Slow path: first use. LoadOrStore settles races so that exactly one
 	// Counter wins and every caller sees it.
-	c, _ := r.counters.LoadOrStore(name, new(Counter))
+	c, loaded := r.counters.LoadOrStore(name, new(Counter))
+	if !loaded {
+		r.n.Add(1)
+	}
 	return c.(*Counter)
 }
 
@@ -127,6 +135,22 @@ func (r *Registry) Snapshot(ignore ...string) Snapshot {
 		return true
 	})
 	return out
+}
+
+// Len returns the number of counters. It costs one atomic load and is safe
+// for concurrent use; a name is counted once its Counter exists.
+func (r *Registry) Len() int { return int(r.n.Load()) }
+
+// All yields every counter's name and current value, in no particular
+// order, without copying them into a map as Snapshot does: each step costs
+// one atomic load. It is safe for concurrent use; a counter made during the
+// walk may or may not be yielded.
+func (r *Registry) All() iter.Seq2[string, int64] {
+	return func(yield func(string, int64) bool) {
+		r.counters.Range(func(k, v any) bool {
+			return yield(k.(string), v.(*Counter).Load())
+		})
+	}
 }
 
 // Elapsed returns the time since New (the seed's time_spent). It costs one

@@ -66,6 +66,15 @@ func TestRegistryCounterFirstUseRace(t *testing.T) {
 
 	snap := r.Snapshot()
 	require.Len(t, snap, names)
+	assert.Equal(t, names, r.Len(), "each name is counted once, however many raced to make it")
+	all := map[string]int64{}
+	for k, v := range r.All() {
+		all[k] = v
+	}
+	assert.Equal(t, map[string]int64(snap), all, "All walks what Snapshot copies")
+	for range r.All() {
+		break // a walk may stop early
+	}
 	for _, k := range keys {
 		require.Equal(t, int64(goroutines), snap[k], "counter %s lost increments", k)
 		require.Same(t, r.Counter(k), r.Counter(k))
