@@ -41,14 +41,13 @@
 // Prometheus takes label values of valid UTF-8 only. A stat, stage or
 // pipeline name that is not is exported escaped: each byte outside a valid
 // UTF-8 sequence is written \xNN and, in such a name only, each backslash
-// is doubled (the name
-// "country_\xff", whose last byte is 0xff, is exported as the 12 characters
-// country_\xff), so no two such names escape alike; the Collector logs each
-// name it escaped at most once. A stat whose escaped name is that of a stat
-// already exported is left out and counted as dropped, and so is a stage
-// whose label, made unique with "#", is still another stage's. No name fails
-// a scrape, and no error shows a client more than that some metrics are
-// missing (see Handler).
+// is doubled (the name "country_\xff", whose last byte is 0xff, is exported
+// as the 12 characters country_\xff), so no two such names escape alike;
+// the Collector logs each name it escaped at most once. A stat whose
+// escaped name is that of a stat already exported is left out and counted
+// as dropped, and so is a stage whose label, made unique with "#", is still
+// another stage's. No name fails a scrape, and no error shows a client more
+// than that some metrics are missing (see Handler).
 package promstats
 
 import (
