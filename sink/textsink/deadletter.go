@@ -35,7 +35,7 @@ type Truncated interface{ Truncated() bool }
 //
 // Raw keeps the first MaxRaw bytes of the item's text, cut on a rune
 // boundary for text and before encoding for base64; the JSON line holds
-// them escaped, each '"' or '\\' as two bytes, each control character as
+// them escaped, each '"' or '\' as two bytes, each control character as
 // up to six. A cut sets Truncated and Size. Error and Item are cut at 4 KiB,
 // ending with "... (cut from N bytes)".
 type Rejected struct {

@@ -23,28 +23,24 @@ const maxText = 4 << 10
 // at most maxRaw bytes of it.
 func (r *Rejected) evidence(item any, maxRaw int) {
 	text, enc := textOf(item)
-	if enc == "" && !utf8.ValidString(text) {
-		enc = encBase64 // text that JSON would turn to U+FFFD: keep its bytes
-	}
-	size := len(text)
 	t, ok := item.(Truncated)
 	r.Truncated = ok && t.Truncated()
-	if size > maxRaw {
+	head := text
+	if len(text) > maxRaw {
 		r.Truncated = true
-		if enc == encBase64 {
-			text = text[:maxRaw] // bytes: no boundary to respect
-		} else {
-			text = cutText(text, maxRaw)
-		}
+		head = cutText(text, maxRaw)
 	}
 	if r.Truncated {
-		r.Size = size
+		r.Size = len(text)
 	}
-	r.Encoding = enc
-	if enc == encBase64 {
-		text = base64.StdEncoding.EncodeToString([]byte(text))
+	// Bytes kept that are not UTF-8, which JSON would turn to U+FFFD, go
+	// in base64, cut as bytes: the bytes past the cut do not matter.
+	if enc == "" && !utf8.ValidString(head) {
+		enc = encBase64
+		head = text[:min(len(text), maxRaw)]
+		head = base64.StdEncoding.EncodeToString([]byte(head))
 	}
-	r.Raw = text
+	r.Raw, r.Encoding = head, enc
 }
 
 // textOf returns item as text, and the encoding that text is in: "" for
@@ -66,11 +62,16 @@ func textOf(item any) (string, string) {
 	return fmt.Sprintf("%v", item), encGo
 }
 
-// cutText returns the head of s, at most n bytes, ending on a rune
-// boundary; n must be less than len(s).
+// cutText returns the first n bytes of s, n < len(s), less the head of a
+// rune the cut would split, so that valid UTF-8 stays valid.
 func cutText(s string, n int) string {
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	for j := n - 1; j >= 0 && j > n-utf8.UTFMax; j-- {
+		if utf8.RuneStart(s[j]) {
+			if !utf8.FullRuneInString(s[j:n]) {
+				return s[:j]
+			}
+			break
+		}
 	}
 	return s[:n]
 }

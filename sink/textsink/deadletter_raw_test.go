@@ -232,6 +232,17 @@ func TestMaxRaw(t *testing.T) {
 		assert.True(t, w.Truncated)
 		assert.Equal(t, 6, w.Size)
 	})
+	t.Run("a rune that ends at the cut is kept", func(t *testing.T) {
+		_, w := rejectOne(t, "a€\x80d", errBad, textsink.MaxRaw(4))
+		assert.Equal(t, "a€", w.Raw)
+		assert.Empty(t, w.Encoding)
+	})
+	t.Run("bytes past the cut do not make it base64", func(t *testing.T) {
+		_, w := rejectOne(t, "abcd\xff", errBad, textsink.MaxRaw(4))
+		assert.Equal(t, "abcd", w.Raw)
+		assert.Empty(t, w.Encoding)
+		assert.Equal(t, 5, w.Size)
+	})
 	t.Run("JSON is cut as text", func(t *testing.T) {
 		_, w := rejectOne(t, point{1, 2, "a"}, errBad, textsink.MaxRaw(8))
 		assert.Equal(t, `{"X":1,"`, w.Raw)
