@@ -2,6 +2,7 @@ package textsink
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,19 +16,66 @@ import (
 // (textsrc.Line and textsrc.Record), which DeadLetters writes as it was.
 type Raw interface{ Raw() string }
 
+// Truncated is implemented by items whose Raw text may be only the head of
+// what was read (textsrc's item for a line over its limit): DeadLetters
+// flags the dead letter of one that says true as truncated.
+type Truncated interface{ Truncated() bool }
+
 // Rejected is one line DeadLetters writes: a failed item, where it failed
-// and why.
+// and why, and the evidence: the item's bytes, as exact as they can be,
+// and at most MaxRaw of them.
+//
+// Raw holds the item's text as it was read (an item with a Raw method, a
+// string, a []byte) when that is valid UTF-8, and Encoding is empty. Text
+// that is not valid UTF-8 is kept byte for byte in base64 (the standard
+// encoding, padded), Encoding "base64". An item that is not text is
+// encoded with encoding/json, Encoding "json" (a struct whose fields are
+// all unexported gives {}: give its type a Raw method), or, if JSON cannot
+// encode it, is its fmt %v, Encoding "go". RawBytes decodes Raw.
+//
+// Raw keeps the first MaxRaw bytes of the item's text, cut on a rune
+// boundary for text and before encoding for base64; the JSON line holds
+// them escaped, each '"' or '\' as two bytes, each control character as
+// up to six. A cut sets Truncated and Size. Error and Item are cut at 4 KiB,
+// ending with "... (cut from N bytes)".
 type Rejected struct {
 	Stage string `json:"stage"`
 	Item  string `json:"item"`  // its label: "orders.csv:17" for a textsrc input
 	Error string `json:"error"` // the error that sank it, naming stage, item and cause
-	Raw   string `json:"raw"`   // the item's text as read, or its %v
+	Raw   string `json:"raw"`   // the item's bytes: its text, base64, JSON or %v, as Encoding says
+
+	// Encoding says how Raw holds the item: "" (absent) for its text as
+	// it was, "base64" for bytes that are not valid UTF-8, "json" or "go"
+	// for an item that is not text.
+	Encoding string `json:"encoding,omitempty"`
+	// Truncated says that Raw is only the head of the item: cut at MaxRaw,
+	// or an item whose Truncated method said so.
+	Truncated bool `json:"truncated,omitempty"`
+	// Size is, when Truncated, how many bytes the item's text had before
+	// the cut (its JSON for "json", not its base64 for "base64"). For an
+	// item that came truncated that is the head it kept, a lower bound.
+	Size int `json:"size,omitempty"`
+}
+
+// RawBytes returns the bytes Raw stands for: Raw decoded from base64 when
+// Encoding is "base64", otherwise Raw itself.
+func (r Rejected) RawBytes() ([]byte, error) {
+	if r.Encoding == encBase64 {
+		return base64.StdEncoding.DecodeString(r.Raw)
+	}
+	return []byte(r.Raw), nil
 }
 
 // DeadLetters is a dead-letter policy that writes each failed item to w as
 // one JSON line (a Rejected), so that a job goes on past bad input and the
 // bad rows can be read, fixed and fed again. Calls are serialized by the
 // run; w is not closed. An error writing to w stops the run.
+//
+// A line is bounded whatever the item: Raw keeps at most MaxRaw bytes of
+// it (DefaultMaxRaw, 64 KiB), Error and Item at most 4 KiB each; a failed
+// SQL batch of 10,000 rows of 140 bytes of JSON each makes a line of
+// 76 KB. An item that is not text is encoded whole before it is cut, so
+// its dead letter costs its JSON in memory for a moment.
 //
 // When w has a Sync method (an *os.File), each dead letter is synced
 // before the policy returns, so an item is settled as dead-lettered (a
@@ -37,19 +85,30 @@ type Rejected struct {
 // few. At a crash a dead letter synced whose item was not yet settled is
 // written again when the item comes again.
 //
+// A nil w or an invalid option (MaxRaw(0)) cannot be reported before the
+// run, as a stage.Policy carries no error: the first dead letter fails
+// the run with an error naming it.
+//
 //	rejects, _ := os.Create("rejects.jsonl")
 //	defer rejects.Close()
 //	p := pipeline.New(src, pipeline.OnError(textsink.DeadLetters(rejects)))
-func DeadLetters(w io.Writer) stage.Policy {
+func DeadLetters(w io.Writer, opts ...DeadLetterOption) stage.Policy {
+	cfg := collectDeadLetter(opts)
+	var invalid error
+	switch {
+	case w == nil:
+		invalid = errors.New("textsink.DeadLetters: nil writer")
+	case cfg.maxRaw <= 0:
+		invalid = fmt.Errorf("textsink.DeadLetters: MaxRaw must be positive, got %d", cfg.maxRaw)
+	}
+	if invalid != nil {
+		return stage.DeadLetter(func(context.Context, stage.DeadLetterItem) error { return invalid })
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return stage.DeadLetter(func(_ context.Context, d stage.DeadLetterItem) error {
-		r := Rejected{Stage: d.Stage, Item: d.Label, Error: d.Err.Error()}
-		if raw, ok := d.Item.(Raw); ok {
-			r.Raw = raw.Raw()
-		} else {
-			r.Raw = fmt.Sprintf("%v", d.Item)
-		}
+		r := Rejected{Stage: d.Stage, Item: capText(d.Label), Error: capText(d.Err.Error())}
+		r.evidence(d.Item, cfg.maxRaw)
 		if err := enc.Encode(r); err != nil {
 			return err
 		}

@@ -26,4 +26,8 @@
 // process's umask.
 //
 //	pipeline.New(src).Via(enrich).Sink(textsink.JSONLFile[Order]("orders.jsonl"))
+//
+// DeadLetters is an error policy rather than a sink: it writes each failed
+// item as one JSON line (a Rejected) with the item's bytes as they were
+// read, base64 where they are not UTF-8, and at most MaxRaw of them.
 package textsink
