@@ -114,15 +114,31 @@ func readLines(ctx context.Context, f *feed, cfg config, yield func(Line) bool) 
 		return err
 	}
 	defer done()
-	in, err := f.input(cfg.gzip)
+	in, err := f.open(cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}
 	for {
-		text, err := f.readLine(in)
+		text, long, err := f.readLine(in, cfg.maxLine)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// The end, or a gzip stream that ends early: a file that
+			// shrank under the source ends so too.
+			if serr := f.src.shrank(); serr != nil {
+				return rejectShrunk(ctx, f, text, long, serr)
+			}
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			// The part of the line read is kept for a next run: emit none of it.
 			return stopped(ctx, &LineError{File: f.name, Line: f.n + 1, Err: in.readErr(err)})
+		}
+		if long != nil {
+			f.n++
+			size, head := long.end()
+			o := Oversized{File: f.name, Line: f.n, Size: size, Head: head}
+			if rerr := source.Reject(ctx, o, o.Where(), &LineError{File: f.name, Line: f.n, Err: errLineTooLong(cfg.maxLine)}); rerr != nil || err != nil {
+				return rerr // the policy failed the run, or the input ends
+			}
+			continue
 		}
 		if text == "" { // at the end of the input
 			return nil
@@ -132,6 +148,31 @@ func readLines(ctx context.Context, f *feed, cfg config, yield func(Line) bool) 
 			return nil
 		}
 	}
+}
+
+// rejectShrunk rejects, with err, the line at which the input of f ended
+// because its file shrank: what was read of it (text, or the start of it
+// that f kept, or what it kept of a long line), which may be nothing. It returns
+// Reject's error, or nil when the run goes on: the input ends there either
+// way.
+func rejectShrunk(ctx context.Context, f *feed, text string, long *longLine, err error) error {
+	f.n++
+	var item any
+	if long == nil {
+		long, f.long = f.long, nil // cut by a read that failed
+	}
+	if long != nil {
+		size, head := long.end()
+		item = Oversized{File: f.name, Line: f.n, Size: size, Head: head}
+	} else {
+		if text == "" {
+			text = string(f.part)
+			f.dropPart()
+		}
+		item = Line{File: f.name, N: f.n, Text: trimEOL(text)}
+	}
+	where := Line{File: f.name, N: f.n}.Where()
+	return source.Reject(ctx, item, where, &LineError{File: f.name, Line: f.n, Err: err})
 }
 
 // trimEOL drops the "\n" or "\r\n" that ends s, and a "\r" that ends the
