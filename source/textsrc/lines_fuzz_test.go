@@ -2,7 +2,6 @@ package textsrc_test
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -37,11 +36,7 @@ func FuzzLines(f *testing.F) {
 		}
 		var got []textsrc.Line
 		var dead []stage.DeadLetterItem
-		st := pipeline.New(textsrc.Lines(bytes.NewReader(in), "fuzz.txt", textsrc.MaxLineBytes(maxLine), opt),
-			pipeline.OnError(stage.DeadLetter(func(_ context.Context, d stage.DeadLetterItem) error {
-				dead = append(dead, d)
-				return nil
-			}))).
+		st := pipeline.New(textsrc.Lines(bytes.NewReader(in), "fuzz.txt", textsrc.MaxLineBytes(maxLine), opt), deadLetters(&dead)).
 			Sink(sink.Collect(&got)).Run(t.Context())
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 

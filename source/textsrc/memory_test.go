@@ -77,7 +77,8 @@ type memoryResult struct {
 // ends the run with code 1 and an error naming file:line. Each input runs
 // in a child process, one at a time.
 func TestMemoryOfHostileInputs(t *testing.T) {
-	shift := memoryShift(t)
+	shift, err := memoryShift()
+	require.NoError(t, err)
 	base := runMemoryJob(t, "baseline", "")
 	require.Equal(t, pipeline.CodeSuccess, base.Code, base.Err)
 	t.Logf("baseline: peak RSS %.1f MiB", mib(base.peak))
@@ -139,9 +140,9 @@ func memoryJob() int {
 		fmt.Fprintln(os.Stderr, "setrlimit:", err)
 		return 2
 	}
-	shift, err := strconv.Atoi("0" + os.Getenv(memoryShiftEnv))
+	shift, err := memoryShift()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, memoryShiftEnv+":", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	discard := sink.Discard[textsrc.Line]()
@@ -179,14 +180,16 @@ func memoryJob() int {
 }
 
 // memoryShift returns the shift memoryShiftEnv sets, 0 by default.
-func memoryShift(t *testing.T) int {
+func memoryShift() (int, error) {
 	s := os.Getenv(memoryShiftEnv)
 	if s == "" {
-		return 0
+		return 0, nil
 	}
 	k, err := strconv.Atoi(s)
-	require.NoError(t, err, memoryShiftEnv)
-	return k
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", memoryShiftEnv, err)
+	}
+	return k, nil
 }
 
 // repeated returns a reader of prefix, n bytes "x" and suffix, made as it
