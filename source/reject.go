@@ -35,8 +35,8 @@ var errNilReject = errors.New("rejected with a nil error")
 //
 // ctx must be the generator's context (of Func, WithReceipts, or a source
 // under Merge), or one made from it. Outside a run, Reject returns err. It
-// may be called from several goroutines at once, unlike yield. It costs an
-// allocation or two per call, and nothing to the items that are yielded.
+// may be called from several goroutines at once, unlike yield. It costs a
+// few allocations per call, and nothing to the items that are yielded.
 func Reject(ctx context.Context, item any, label string, err error) error {
 	if err == nil {
 		err = errNilReject

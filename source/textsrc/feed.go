@@ -79,9 +79,8 @@ func (f *feed) open(cfg config) (*input, error) {
 	return f.in, nil
 }
 
-// input is open with no cap on the input's bytes.
-//
-// Deprecated: CSV's until it calls open, which caps its input at MaxBytes.
+// input is open without a cap on the input's bytes: CSV's, until it calls
+// open instead, which caps its input at MaxBytes as well.
 func (f *feed) input(mode gzipMode) (*input, error) {
 	return f.open(config{gzip: mode})
 }
