@@ -1,11 +1,11 @@
 package textsrc_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,25 +18,19 @@ import (
 	"github.com/conveyor-go/conveyor/stage"
 )
 
-// millionLines writes 1,000,000 numbered lines to a file, gzip-compressed
+// numberedLines writes the lines "0" to "n-1" to a file, gzip-compressed
 // when gz is set, and returns its path.
-func millionLines(t *testing.T, gz bool) string {
+func numberedLines(t *testing.T, n int, gz bool) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "big.txt")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	w := bufio.NewWriter(f)
-	for i := range 1_000_000 {
-		fmt.Fprintf(w, "%d\n", i)
+	var b []byte
+	for i := range n {
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, '\n')
 	}
-	require.NoError(t, w.Flush())
-	require.NoError(t, f.Close())
-	if !gz {
-		return path
+	if gz {
+		return writeFile(t, "big.txt.gz", gzipped(t, string(b)))
 	}
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return writeFile(t, "big.txt.gz", gzipped(t, string(data)))
+	return writeFile(t, "big.txt", b)
 }
 
 // truncateAt returns a stage that truncates the file at path to size when
@@ -67,7 +61,14 @@ func TestFileThatShrinks(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name+": a file truncated while it is read fails the run, naming the sizes and the line", func(t *testing.T) {
-			path := millionLines(t, c.gz)
+			// A million lines, as in issue 14; a gzip file reads ahead
+			// 30,000 of them from its first 64 KiB, and compresses slowly
+			// under -race: 200,000 do.
+			n := 1_000_000
+			if c.gz {
+				n = 200_000
+			}
+			path := numberedLines(t, n, c.gz)
 			var got []textsrc.Line
 			st := pipeline.New(c.src(path)).Via(truncateAt(t, path, 10, 0)).Sink(sink.Collect(&got)).Run(t.Context())
 
@@ -79,7 +80,7 @@ func TestFileThatShrinks(t *testing.T) {
 			var le *textsrc.LineError
 			require.ErrorAs(t, st.Err, &le)
 			assert.Equal(t, next, le.Line)
-			assert.Regexp(t, `^`+where+`: file shrank from [1-9][0-9]* to 0 bytes$`, le.Error())
+			assert.Regexp(t, `^`+regexp.QuoteMeta(where)+`: file shrank from [1-9][0-9]* to 0 bytes$`, le.Error())
 			for i, l := range got {
 				require.Equal(t, fmt.Sprint(i), l.Text, "the lines before the truncation are whole")
 			}
@@ -87,7 +88,7 @@ func TestFileThatShrinks(t *testing.T) {
 	}
 
 	t.Run("under Skip the run ends with the lines read, and the shrink skipped", func(t *testing.T) {
-		path := millionLines(t, false)
+		path := numberedLines(t, 1_000_000, false)
 		var got []textsrc.Line
 		st := pipeline.New(textsrc.LinesFile(path), pipeline.OnError(stage.Skip())).
 			Via(truncateAt(t, path, 10, 100)).Sink(sink.Collect(&got)).Run(t.Context())
