@@ -156,8 +156,7 @@ func readLines(ctx context.Context, f *feed, cfg config, yield func(Line) bool) 
 		}
 		if long != nil {
 			f.n++
-			size, head := long.end()
-			o := Oversized{File: f.name, Line: f.n, Size: size, Head: head}
+			o := f.oversized(long)
 			if rerr := source.Reject(ctx, o, o.Where(), &LineError{File: f.name, Line: f.n, Err: errLineTooLong(cfg.maxLine)}); rerr != nil || err != nil {
 				return rerr // the policy failed the run, or the input ends
 			}
@@ -175,9 +174,9 @@ func readLines(ctx context.Context, f *feed, cfg config, yield func(Line) bool) 
 
 // rejectShrunk rejects, with err, the line at which the input of f ended
 // because its file shrank: what was read of it (text, or the start of it
-// that f kept, or what it kept of a long line), which may be nothing. It returns
-// Reject's error, or nil when the run goes on: the input ends there either
-// way.
+// that f kept, or what it kept of a long line), which may be nothing. It
+// returns Reject's error, or nil when the run goes on: the input ends
+// there either way.
 func rejectShrunk(ctx context.Context, f *feed, text string, long *longLine, err error) error {
 	f.n++
 	var item any
@@ -185,8 +184,7 @@ func rejectShrunk(ctx context.Context, f *feed, text string, long *longLine, err
 		long, f.long = f.long, nil // cut by a read that failed
 	}
 	if long != nil {
-		size, head := long.end()
-		item = Oversized{File: f.name, Line: f.n, Size: size, Head: head}
+		item = f.oversized(long)
 	} else {
 		if text == "" {
 			text = string(f.part)
@@ -216,3 +214,10 @@ func stopped(ctx context.Context, err error) error {
 
 // Raw returns the line's text, as read: what a dead-letter file keeps of it.
 func (l Line) Raw() string { return l.Text }
+
+// oversized is the item of the line too long that f has just counted,
+// of which l is what it kept.
+func (f *feed) oversized(l *longLine) Oversized {
+	size, head := l.end()
+	return Oversized{File: f.name, Line: f.n, Size: size, Head: head}
+}
