@@ -2,6 +2,8 @@
 // function (the seed's build_items), a slice, an iter.Seq or iter.Seq2, a
 // channel, several sources merged; and WithReceipts, the generator of a
 // queue that must learn how each item left the pipeline (source/jetstream).
+// A generator hands an input it cannot make an item of to Reject, which
+// settles it under the pipeline's error policy, as a stage's failure is.
 //
 // A source runs in its own goroutine, started and awaited by the run. It
 // stops early when the run fails or is cancelled, and when the run is
@@ -172,10 +174,12 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		yield, emit = guardYield(&guard, yield), guardEmit(&guard, emit)
 	}
 	// The generator (and Merge's, for its sources) also finds in its
-	// context the run, to count what it leaves behind, and the run's own
-	// context, which only a hard stop or a failure cancels. push checks
-	// genCtx itself, not through these two layers, at every item.
-	genErr := s.generate(flow.WithRun(context.WithValue(genCtx, runCtxKey{}, ctx), sc.Run), yield, emit)
+	// context the run, to count what it leaves behind, and the source's
+	// run (genRun): the run's own context, which only a hard stop or a
+	// failure cancels, and what Reject needs. push checks genCtx itself,
+	// not through these two layers, at every item.
+	g := &genRun{ctx: ctx, sc: sc, stop: cancel}
+	genErr := s.generate(flow.WithRun(context.WithValue(genCtx, genKey{}, g), sc.Run), yield, emit)
 	switch {
 	case guard.misused.Load():
 		return &flow.Error{Stage: sc.Name, Index: sc.Index, Label: "#" + strconv.FormatInt(n, 10), Err: errConcurrentYield}
@@ -183,6 +187,8 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 		return pushErr
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case g.failed() != nil:
+		return g.failed() // a rejected input failed the run: whatever the generator returned
 	case genErr != nil && !stopped && !(sc.Run.Draining() && errors.Is(genErr, context.Canceled)):
 		var fe *flow.Error
 		if errors.As(genErr, &fe) && fe.Stage == sc.Name {
@@ -193,14 +199,12 @@ func (s *Of[T]) run(ctx context.Context, sc *flow.Scope, down flow.Port[T]) erro
 	return down.Close(ctx)
 }
 
-type runCtxKey struct{}
-
 // runContext returns the run's context that genCtx, a generator's context,
 // carries: it is done when the run stops hard or fails, not when it
 // drains. It returns genCtx when it carries none.
 func runContext(genCtx context.Context) context.Context {
-	if ctx, ok := genCtx.Value(runCtxKey{}).(context.Context); ok {
-		return ctx
+	if g, ok := genCtx.Value(genKey{}).(*genRun); ok {
+		return g.ctx
 	}
 	return genCtx
 }

@@ -25,6 +25,8 @@ var errTrailingData = errors.New("unexpected data after the JSON value")
 // policy goes straight to its fallback. An empty line, or one of only
 // spaces and tabs, fails too, with ErrEmptyLine, so that nothing is lost
 // unawares: put SkipBlank before the stage to drop blank lines instead.
+// A line longer than its source's MaxLineBytes (16 MiB by default) never
+// reaches the stage: the source rejects it.
 func DecodeJSON[T any](opts ...stage.Option) *stage.Of[Line, T] {
 	return decodeJSON[T](false, opts)
 }

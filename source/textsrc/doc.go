@@ -18,9 +18,14 @@
 //		Run(ctx)
 //	// st.Counts.Skipped rows did not decode.
 //
-// The sources read inputs whole, however long their lines, decompress them
-// when they are gzip-compressed, and skip a UTF-8 byte order mark. They
-// never hold a stop: a drain or a hard stop ends a read that waits for
+// The sources decompress their inputs when they are gzip-compressed, and
+// skip a UTF-8 byte order mark. They hold no line longer than MaxLineBytes
+// (16 MiB by default): Lines and LinesFile reject such a line under the
+// pipeline's error policy, naming it "file:line", and go on with the next
+// where the policy lets the run go on, so that no input, not even a gzip
+// bomb, makes them hold more memory than that. MaxBytes caps what an input
+// may inflate to. A file truncated while it is read is an error too, not
+// an early end. The sources never hold a stop: a drain or a hard stop ends a read that waits for
 // input on stdin, a pipe, a FIFO, a terminal or a socket, and the open of a
 // FIFO that waits for a writer (see Lines for how, and for the one
 // exception, an arbitrary io.Reader blocked in its own Read). A

@@ -11,7 +11,8 @@ import (
 )
 
 // readerSize is the buffer size of the readers the sources read through. A
-// longer line is still read whole; it only takes more than one fill.
+// longer line (up to MaxLineBytes) is still read whole; it only takes more
+// than one fill.
 const readerSize = 64 << 10
 
 var (
@@ -27,8 +28,12 @@ type input struct {
 }
 
 // readErr wraps an error met while reading the input, saying whether it
-// came from the gzip stream.
+// came from the gzip stream. An input past MaxBytes is no failed read: its
+// error says so alone.
 func (in input) readErr(err error) error {
+	if errors.Is(err, ErrInputTooLarge) {
+		return err
+	}
 	if in.gzip {
 		return fmt.Errorf("read gzip: %w", err)
 	}
@@ -37,10 +42,15 @@ func (in input) readErr(err error) error {
 
 // openInput prepares br, named name, for reading: it decompresses it when
 // mode says so or, in auto mode, when it starts with the gzip magic bytes,
-// and skips a UTF-8 byte order mark at its start. It waits for no more
-// bytes than it needs to tell: a live input's first line comes at once.
-func openInput(br *bufio.Reader, name string, mode gzipMode) (input, error) {
+// caps the bytes it reads, decompressed, at maxBytes unless that is 0, and
+// skips a UTF-8 byte order mark at its start. It waits for no more bytes
+// than it needs to tell: a live input's first line comes at once.
+//
+// An input decompressed or capped is read through a buffer of its own; a
+// plain input without a cap is read from br.
+func openInput(br *bufio.Reader, name string, mode gzipMode, maxBytes int64) (input, error) {
 	in := input{Reader: br}
+	var r io.Reader = br // what in.Reader reads
 	switch mode {
 	case gzipOn:
 		in.gzip = true
@@ -58,7 +68,13 @@ func openInput(br *bufio.Reader, name string, mode gzipMode) (input, error) {
 		if err != nil {
 			return input{}, fmt.Errorf("%s: not a valid gzip stream: %w", name, err)
 		}
-		in.Reader = bufio.NewReaderSize(zr, readerSize)
+		r = zr
+	}
+	if maxBytes > 0 {
+		r = &capReader{r: r, max: maxBytes, left: maxBytes}
+	}
+	if in.gzip || maxBytes > 0 {
+		in.Reader = bufio.NewReaderSize(r, readerSize)
 	}
 	bom, err := startsWith(in.Reader, utf8BOM)
 	if err != nil {

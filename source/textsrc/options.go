@@ -109,8 +109,9 @@ func LazyQuotes() Option {
 // positive.
 //
 // A longer line is not held: the source reads on to its end without
-// keeping it, and rejects it with an error naming "file:line", under the
-// pipeline's error policy, then goes on with the next line.
+// keeping it, and rejects it with an error naming "file:line" that matches
+// ErrLineTooLong, under the pipeline's error policy, then goes on with the
+// next line.
 func MaxLineBytes(n int) Option {
 	return optionFunc{"MaxLineBytes", false, func(c *config) {
 		if n <= 0 {
@@ -134,9 +135,10 @@ func MaxFields(n int) Option {
 
 // MaxBytes caps the bytes a source reads from its input, counted after
 // decompression; by default there is no cap. Past it the source stops
-// reading and fails the run with an error naming "file:line": it stops a
-// gzip bomb early, and bounds the time an untrusted input can take. n must
-// be positive.
+// reading and fails the run, whatever the error policy, with an error
+// naming "file:line" that matches ErrInputTooLarge: it stops a gzip bomb
+// early, and bounds the time an untrusted input can take. n must be
+// positive.
 func MaxBytes(n int64) Option {
 	return optionFunc{"MaxBytes", false, func(c *config) {
 		if n <= 0 {
