@@ -138,7 +138,7 @@ func (s *csvScanner) scan() (csvChunk, error) {
 		if c.size/len(s.comma) >= s.maxFields {
 			seps = bytes.Count(w[:c.size], s.comma)
 		}
-		return s.limit(c, seps+1), nil
+		return s.limit(c, seps+1, false), nil
 	}
 	return s.slow(c)
 }
@@ -165,6 +165,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 		end  = -1   // where the record ends in w, once found
 		term int    // the length of the line ending that ends it
 		hold = true // the record is held: it is within the limits so far
+		past bool   // it went over MaxLineBytes, and ends with the line
 		i    int
 		w    []byte
 		more = 0 // how many more bytes than are buffered to read first
@@ -189,23 +190,21 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				// At the limit, the record may only end.
 				switch {
 				case i > lim:
-				case i == len(w) && !s.eof:
-					break steps
-				case i == len(w):
-					end, ok, term = i, mode != inQuotes || s.lazy, btoi(mode != inQuotes && prev(i) == '\r')
+				case !s.eof && (i == len(w) || w[i] == '\r' && i+1 == len(w)):
+					break steps // to tell whether the input ends
+				case i == len(w) || w[i] == '\r' && i+1 == len(w): // the input ends
+					end, ok = len(w), mode != inQuotes || s.lazy
+					term = btoi(prev(end) == '\r')
 					continue
 				case mode == inQuotes:
 				case w[i] == '\n':
 					end, ok, term, nls = i+1, true, 1+btoi(prev(i) == '\r'), nls+1
 					continue
-				case w[i] == '\r' && i+1 == len(w) && !s.eof:
-					break steps
-				case w[i] == '\r' && (i+1 == len(w) || w[i+1] == '\n'):
-					end, ok, term = min(i+2, len(w)), true, min(2, len(w)-i)
-					nls += btoi(end > i+1)
+				case w[i] == '\r' && w[i+1] == '\n':
+					end, ok, term, nls = i+2, true, 2, nls+1
 					continue
 				}
-				mode, hold = toEOL, false
+				mode, hold, past = toEOL, false, true
 			}
 			switch mode {
 			case toEOL:
@@ -283,8 +282,8 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					switch {
 					case hi < len(w): // at the limit
 						i = hi
-					case s.eof:
-						end, ok = len(w), s.lazy // the input ends the field
+					case s.eof: // the input ends the field
+						end, ok, term = len(w), s.lazy, btoi(prev(len(w)) == '\r')
 					default:
 						i = hi
 						break steps
@@ -346,13 +345,14 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	default:
 		c.parts = s.held[:1]
 	}
-	return s.limit(c, seps+btoi(ok)), nil
+	return s.limit(c, seps+btoi(ok), past), nil
 }
 
-// limit sets c's error if c is over a limit.
-func (s *csvScanner) limit(c csvChunk, fields int) csvChunk {
+// limit sets c's error if c is over a limit: if past, it went over
+// MaxLineBytes, and was cut at the end of the line where it did.
+func (s *csvScanner) limit(c csvChunk, fields int, past bool) csvChunk {
 	switch {
-	case c.size > s.maxLen:
+	case past || c.size > s.maxLen:
 		c.err = s.tooLong
 	case fields > s.maxFields:
 		c.err = s.tooMany
