@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,6 +111,13 @@ func TestCSV(t *testing.T) {
 			require.Equal(t, pipeline.CodeSuccess, st.Code, "%q: %s", in, st.Message)
 			assert.Empty(t, got, "%q", in)
 		}
+	})
+
+	t.Run("the Raw of a Record made by hand is its fields as a CSV row", func(t *testing.T) {
+		rec := textsrc.Record{File: "f.csv", Line: 3, Fields: []string{"a", "b,c", `d"e`}}
+
+		assert.Equal(t, `a,"b,c","d""e"`, rec.Raw())
+		assert.Equal(t, "f.csv:3", rec.Where())
 	})
 
 	t.Run("a byte order mark before the header is skipped", func(t *testing.T) {
@@ -337,4 +347,58 @@ func TestCSVLimits(t *testing.T) {
 			assert.Equal(t, "csv", st.Stage)
 		}
 	})
+}
+
+// Rows longer than the source's buffer (64 KiB), with quotes, line breaks
+// and delimiters in their fields, some malformed, are read as
+// encoding/csv reads them, or cut where MaxLineBytes says, whether the
+// reader gives them at once or a few bytes at a time.
+func TestCSVLongRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	pieces := []string{"a", "bb", strings.Repeat("c", 100), ",", "\"", "\"\"", "\n", "\r\n", "\r", "é", " "}
+	field := func(n int) string {
+		var b strings.Builder
+		for b.Len() < n {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	var in bytes.Buffer
+	w := csv.NewWriter(&in)
+	require.NoError(t, w.Write([]string{"a", "b", "c"}))
+	for range 6 {
+		row := []string{field(rng.IntN(200 << 10)), field(rng.IntN(10)), field(rng.IntN(100 << 10))}
+		require.NoError(t, w.Write(row))
+		w.Flush()
+		switch rng.IntN(4) {
+		case 0: // a bare quote, with a long tail
+			in.WriteString("x\"" + strings.Repeat("y", rng.IntN(100<<10)) + "\n")
+		case 1: // a long row of fields with no quote
+			in.WriteString(strings.Repeat("z,", rng.IntN(80<<10)) + "z\n")
+		}
+	}
+	in.WriteString("\"unclosed,\n" + strings.Repeat("a line, \r\n", 15<<10))
+	data := in.Bytes()
+
+	for _, c := range []struct{ maxLen, chunk int }{{0, 0}, {0, 1000}, {150 << 10, 1000}} {
+		t.Run(fmt.Sprintf("MaxLineBytes %d, reads of %d bytes", c.maxLen, c.chunk), func(t *testing.T) {
+			cfg := fuzzCSVConfig{maxLen: c.maxLen, comma: ','}
+			var r io.Reader = bytes.NewReader(data)
+			if c.chunk > 0 {
+				r = &chunky{data: data, n: c.chunk}
+			}
+			recs, st := drain(t, textsrc.CSV(r, "long.csv", cfg.options()...))
+			_, known := checkRecords(t, data, cfg, recs, st)
+			require.True(t, known)
+			t.Logf("%d records, %d malformed", len(recs), countErr(recs))
+		})
+	}
+}
+
+func countErr(recs []textsrc.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += btoi(r.Err != nil)
+	}
+	return n
 }

@@ -70,17 +70,11 @@ type csvChunk struct {
 }
 
 // text returns the record's text, line ending excluded, or its first
-// rawHead bytes, and whether that is only its head.
+// rawHead bytes, and whether that is only its head. They are all in its
+// first part: the input's buffer, or a first block of rawHead bytes.
 func (c csvChunk) text() (string, bool) {
 	n := min(c.size, rawHead)
-	if len(c.parts[0]) >= n {
-		return string(c.parts[0][:n]), c.size > n
-	}
-	b := make([]byte, 0, n)
-	for _, p := range c.parts {
-		b = append(b, p[:min(len(p), n-len(b))]...)
-	}
-	return string(b), c.size > n
+	return string(c.parts[0][:n]), c.size > n
 }
 
 func newCSVScanner(in *input, cfg config) *csvScanner {
@@ -166,6 +160,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 		term int    // the length of the line ending that ends it
 		hold = true // the record is held: it is within the limits so far
 		past bool   // it went over MaxLineBytes, and ends with the line
+		quot bool   // it has a quote
 		i    int
 		w    []byte
 		more = 0 // how many more bytes than are buffered to read first
@@ -221,7 +216,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				}
 			case atField, inField:
 				if mode == atField && i < len(w) && w[i] == '"' {
-					mode, i = inQuotes, i+1
+					mode, i, quot = inQuotes, i+1, true
 					continue
 				}
 				hi := min(len(w), lim)
@@ -232,7 +227,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				}
 				q := bytes.IndexByte(seg, '"')
 				if q >= 0 {
-					q += i
+					q, quot = q+i, true
 					seps += bytes.Count(w[i:q], s.comma)
 					switch {
 					case q-lc >= i && bytes.Equal(w[q-lc:q], s.comma): // a quote opens the field
@@ -335,7 +330,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	}
 	c.end = c.start + nls - btoi(last == '\n')
 	s.line = c.start - 1 + nls
-	c.size = base - term
+	c.size, c.plain = base-term, !quot && !past
 	switch {
 	case len(s.held) == 0:
 		s.one[0] = w[:end:end] // the whole record was in the buffer
