@@ -63,10 +63,14 @@ type csvChunk struct {
 	// included, in order: valid until the next scan. For a record over a
 	// limit, they are its first bytes only, at most rawHead.
 	parts      [][]byte
-	size       int  // the record's length: its bytes without the line ending
-	start, end int  // the lines it starts and ends on, counting from 1
-	plain      bool // it has no '"': it is one line, its fields joined
-	err        error
+	size       int // the record's length: its bytes without the line ending
+	start, end int // the lines it starts and ends on, counting from 1
+	// rebuild says that its text, line ending excluded, is its fields
+	// joined by the delimiter, those that quoted says quoted (bit i for
+	// field i): encoding/csv did not change them.
+	rebuild bool
+	quoted  uint64
+	err     error
 }
 
 // text returns the record's text, line ending excluded, or its first
@@ -127,7 +131,7 @@ func (s *csvScanner) scan() (csvChunk, error) {
 		s.one[0] = w[: nl+1 : nl+1]
 		_, _ = s.in.Discard(nl + 1)
 		s.line++
-		c.parts, c.size, c.end, c.plain = s.one[:], nl-btoi(nl > 0 && w[nl-1] == '\r'), s.line, true
+		c.parts, c.size, c.end, c.rebuild = s.one[:], nl-btoi(nl > 0 && w[nl-1] == '\r'), s.line, true
 		seps := 0
 		if c.size/len(s.comma) >= s.maxFields {
 			seps = bytes.Count(w[:c.size], s.comma)
@@ -160,7 +164,8 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 		term int    // the length of the line ending that ends it
 		hold = true // the record is held: it is within the limits so far
 		past bool   // it went over MaxLineBytes, and ends with the line
-		quot bool   // it has a quote
+		mask uint64 // the fields that are quoted, of the first 64
+		lost bool   // encoding/csv changed a field, or it has more than 64
 		i    int
 		w    []byte
 		more = 0 // how many more bytes than are buffered to read first
@@ -189,7 +194,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					break steps // to tell whether the input ends
 				case i == len(w) || w[i] == '\r' && i+1 == len(w): // the input ends
 					end, ok = len(w), mode != inQuotes || s.lazy
-					term = btoi(prev(end) == '\r')
+					term, lost = btoi(prev(end) == '\r'), lost || mode == inQuotes
 					continue
 				case mode == inQuotes:
 				case w[i] == '\n':
@@ -216,7 +221,8 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				}
 			case atField, inField:
 				if mode == atField && i < len(w) && w[i] == '"' {
-					mode, i, quot = inQuotes, i+1, true
+					mode, i = inQuotes, i+1
+					mask, lost = mask|1<<seps, lost || seps >= 64
 					continue
 				}
 				hi := min(len(w), lim)
@@ -227,11 +233,12 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				}
 				q := bytes.IndexByte(seg, '"')
 				if q >= 0 {
-					q, quot = q+i, true
+					q += i
 					seps += bytes.Count(w[i:q], s.comma)
 					switch {
 					case q-lc >= i && bytes.Equal(w[q-lc:q], s.comma): // a quote opens the field
 						mode = inQuotes
+						mask, lost = mask|1<<seps, lost || seps >= 64
 					case !s.lazy: // ErrBareQuote
 						mode = toEOL
 					default:
@@ -273,12 +280,14 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				hi := min(len(w), lim)
 				q := bytes.IndexByte(w[i:hi], '"')
 				if q < 0 {
-					nls += bytes.Count(w[i:hi], newline)
+					if n := bytes.Count(w[i:hi], newline); n > 0 {
+						nls, lost = nls+n, lost || crlf(prev(i), w[i:hi])
+					}
 					switch {
 					case hi < len(w): // at the limit
 						i = hi
 					case s.eof: // the input ends the field
-						end, ok, term = len(w), s.lazy, btoi(prev(len(w)) == '\r')
+						end, ok, term, lost = len(w), s.lazy, btoi(prev(len(w)) == '\r'), true
 					default:
 						i = hi
 						break steps
@@ -286,7 +295,9 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					continue
 				}
 				q += i
-				nls += bytes.Count(w[i:q], newline)
+				if n := bytes.Count(w[i:q], newline); n > 0 {
+					nls, lost = nls+n, lost || crlf(prev(i), w[i:q])
+				}
 				r := w[q+1:] // what follows the quote
 				switch {
 				case !s.eof && (len(r) == 0 || len(r) == 1 && r[0] == '\r' || len(r) < lc && bytes.HasPrefix(s.comma, r)):
@@ -304,7 +315,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				case r[0] == '\r' && r[1] == '\n':
 					end, ok, term, nls = q+3, true, 2, nls+1
 				case s.lazy: // a lone quote, kept
-					i = q + 1
+					i, lost = q+1, true
 				default: // ErrQuote
 					mode, i = toEOL, q+1
 				}
@@ -330,7 +341,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	}
 	c.end = c.start + nls - btoi(last == '\n')
 	s.line = c.start - 1 + nls
-	c.size, c.plain = base-term, !quot && !past
+	c.size, c.rebuild, c.quoted = base-term, !lost && !past, mask
 	switch {
 	case len(s.held) == 0:
 		s.one[0] = w[:end:end] // the whole record was in the buffer
@@ -354,12 +365,18 @@ func (s *csvScanner) limit(c csvChunk, fields int, past bool) csvChunk {
 	default:
 		return c
 	}
-	c.plain = false
+	c.rebuild = false
 	return c
 }
 
 // newline is what bytes.Count counts lines with.
 var newline = []byte{'\n'}
+
+// crlf reports whether b, after the byte before, holds a "\r\n", which
+// encoding/csv turns into "\n" in a quoted field.
+func crlf(before byte, b []byte) bool {
+	return before == '\r' && len(b) > 0 && b[0] == '\n' || bytes.Contains(b, []byte("\r\n"))
+}
 
 // keep appends b to the record held: all of it if hold, or else only as
 // much as fills the first block, the record's head, and it drops the

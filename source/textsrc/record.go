@@ -33,9 +33,10 @@ type Record struct {
 	// The decode stages fail such a record with it.
 	Err error
 
-	raw string // the row's text, if it is kept apart from Fields
-	sep rune   // the delimiter that joins Fields into the row's text, if they make it
-	cut bool   // raw is the head of the row's text
+	raw    string // the row's text, if it is kept apart from Fields
+	sep    rune   // the delimiter that joins Fields into the row's text, if they make it
+	quoted uint64 // the fields (of the first 64) that are quoted in the row's text
+	cut    bool   // raw is the head of the row's text
 }
 
 // Where names the record as "file:line", or "file:line-endline" for a
@@ -178,8 +179,8 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 		case rec.Err != nil:
 			rec.Err = &LineError{File: name, Line: c.start, EndLine: c.end, Err: rec.Err}
 			rec.raw, rec.cut = c.text()
-		case c.plain:
-			rec.sep = cfg.comma // Raw joins the fields: no copy of the row
+		case c.rebuild:
+			rec.sep, rec.quoted = cfg.comma, c.quoted // Raw rebuilds the row's text: no copy of it
 		default:
 			rec.raw, rec.cut = c.text()
 		}
@@ -191,13 +192,33 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 
 // Raw returns the row's text as read, without the line ending that ends
 // it: what a dead-letter file keeps of it. For a row longer than 64 KiB
-// that holds a quote, is malformed or is over a limit, it is the row's
+// that is malformed, over a limit, or whose fields encoding/csv changed
+// ("\r\n" in a quoted field, a quote kept by LazyQuotes), it is the row's
 // first 64 KiB, and Truncated says so. For a Record made by hand, it is
 // the fields as one CSV row.
+//
+// A row read without error keeps no copy of its text, unless encoding/csv
+// changed its fields: Raw rebuilds it from the fields, quoting those that
+// were quoted.
 func (r Record) Raw() string {
 	switch {
-	case r.sep != 0:
+	case r.sep != 0 && r.quoted == 0:
 		return strings.Join(r.Fields, string(r.sep))
+	case r.sep != 0:
+		var b strings.Builder
+		for i, f := range r.Fields {
+			if i > 0 {
+				b.WriteRune(r.sep)
+			}
+			if i >= 64 || r.quoted&(1<<i) == 0 {
+				b.WriteString(f)
+				continue
+			}
+			b.WriteByte('"')
+			b.WriteString(strings.ReplaceAll(f, `"`, `""`))
+			b.WriteByte('"')
+		}
+		return b.String()
 	case r.raw != "":
 		return r.raw
 	}
