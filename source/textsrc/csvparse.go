@@ -33,18 +33,24 @@ func (p *csvParser) reset() {
 	p.cr.FieldsPerRecord = -1
 }
 
-// fields returns the fields of the record c, or its error: the limit it is
-// over, or its syntax error.
-func (p *csvParser) fields(c csvChunk) ([]string, error) {
-	if c.err != nil {
-		return nil, c.err
+// record returns the fields of the record c, its text (or its head, and
+// then cut), and its error: the limit it is over, or its syntax error.
+func (p *csvParser) record(c *csvChunk) (fields []string, text string, cut bool, err error) {
+	switch {
+	case c.err != nil:
+		text, cut = c.head()
+		return nil, text, cut, c.err
+	case c.fields != nil: // split by the scanner
+		return c.fields, c.text, false, nil
 	}
-	return p.parse(c)
+	fields, err = p.parse(c)
+	text, cut = c.head()
+	return fields, text, cut, err
 }
 
 // parse returns the fields of the record c, and its syntax error, if any:
 // a *csv.ParseError with its lines counted in the input.
-func (p *csvParser) parse(c csvChunk) ([]string, error) {
+func (p *csvParser) parse(c *csvChunk) ([]string, error) {
 	p.src = pending{parts: c.parts}
 	n := 0
 	for _, b := range c.parts {

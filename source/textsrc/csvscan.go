@@ -55,6 +55,9 @@ type csvScanner struct {
 	held  [][]byte
 	spare []byte    // a block to reuse
 	one   [1][]byte // csvChunk.parts of a record in the input's buffer
+
+	c     csvChunk    // the record scan returns
+	spans []fieldSpan // where split found the fields of a quoted line
 }
 
 // csvChunk is a record as csvScanner found it.
@@ -63,20 +66,20 @@ type csvChunk struct {
 	// included, in order: valid until the next scan. For a record over a
 	// limit, they are its first bytes only, at most rawHead.
 	parts      [][]byte
-	size       int // the record's length: its bytes without the line ending
-	start, end int // the lines it starts and ends on, counting from 1
-	// rebuild says that its text, line ending excluded, is its fields
-	// joined by the delimiter, those that quoted says quoted (bit i for
-	// field i): encoding/csv did not change them.
-	rebuild bool
-	quoted  uint64
-	err     error
+	size       int   // the record's length: its bytes without the line ending
+	start, end int   // the lines it starts and ends on, counting from 1
+	err        error // the limit it is over
+	// fields, when not nil, are the record's fields, which the scanner
+	// split itself (see split), and text its text, which they are slices
+	// of. Otherwise encoding/csv parses it.
+	fields []string
+	text   string
 }
 
-// text returns the record's text, line ending excluded, or its first
+// head returns the record's text, line ending excluded, or its first
 // rawHead bytes, and whether that is only its head. They are all in its
 // first part: the input's buffer, or a first block of rawHead bytes.
-func (c csvChunk) text() (string, bool) {
+func (c *csvChunk) head() (string, bool) {
 	n := min(c.size, rawHead)
 	return string(c.parts[0][:n]), c.size > n
 }
@@ -95,12 +98,14 @@ func newCSVScanner(in *input, cfg config) *csvScanner {
 	}
 }
 
-// scan reads the next record. It returns io.EOF at the end of the input,
-// and the error of a read that failed, with the chunk's start set if the
-// record had started. A record over a limit comes with its err set.
-func (s *csvScanner) scan() (csvChunk, error) {
+// scan reads the next record, which it returns until the next scan. It
+// returns io.EOF at the end of the input, and the error of a read that
+// failed, with the chunk's start set if the record had started. A record
+// over a limit comes with its err set.
+func (s *csvScanner) scan() (*csvChunk, error) {
 	s.release()
-	var c csvChunk
+	c := &s.c
+	*c = csvChunk{}
 	var w []byte
 	for { // past the empty lines
 		var err error
@@ -124,21 +129,16 @@ func (s *csvScanner) scan() (csvChunk, error) {
 		s.line++
 	}
 	c.start = s.line + 1
-	if nl := bytes.IndexByte(w, '\n'); nl >= 0 && bytes.IndexByte(w[:nl], '"') < 0 {
-		// The common case: a line in the buffer with no quote is the
-		// whole record. It can have more than MaxFields fields only if it
-		// is long enough.
-		s.one[0] = w[: nl+1 : nl+1]
-		_, _ = s.in.Discard(nl + 1)
-		s.line++
-		c.parts, c.size, c.end, c.rebuild = s.one[:], nl-btoi(nl > 0 && w[nl-1] == '\r'), s.line, true
-		seps := 0
-		if c.size/len(s.comma) >= s.maxFields {
-			seps = bytes.Count(w[:c.size], s.comma)
-		}
-		return s.limit(c, seps+1, false), nil
+	nl := bytes.IndexByte(w, '\n')
+	if nl < 0 || !s.split(c, w[:nl-btoi(nl > 0 && w[nl-1] == '\r')]) {
+		return c, s.slow(c)
 	}
-	return s.slow(c)
+	// The common case: the record is a line in the buffer.
+	s.one[0] = w[: nl+1 : nl+1]
+	_, _ = s.in.Discard(nl + 1)
+	s.line++
+	c.parts, c.end = s.one[:], s.line
+	return c, nil
 }
 
 // The states of csvScanner.slow.
@@ -151,7 +151,7 @@ const (
 
 // slow reads the record that starts at the input's next byte, on line
 // c.start, through as many reads as it takes.
-func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
+func (s *csvScanner) slow(c *csvChunk) error {
 	var (
 		lc   = len(s.comma)
 		mode = atField
@@ -164,8 +164,6 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 		term int    // the length of the line ending that ends it
 		hold = true // the record is held: it is within the limits so far
 		past bool   // it went over MaxLineBytes, and ends with the line
-		mask uint64 // the fields that are quoted, of the first 64
-		lost bool   // encoding/csv changed a field, or it has more than 64
 		i    int
 		w    []byte
 		more = 0 // how many more bytes than are buffered to read first
@@ -173,7 +171,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	for end < 0 {
 		var err error
 		if w, err = s.peek(s.in.Buffered() + more); err != nil {
-			return c, err
+			return err
 		}
 		i, more = 0, 1 // from now on, each read is for more bytes
 		// prev is the byte before w[k] in the record.
@@ -194,7 +192,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					break steps // to tell whether the input ends
 				case i == len(w) || w[i] == '\r' && i+1 == len(w): // the input ends
 					end, ok = len(w), mode != inQuotes || s.lazy
-					term, lost = btoi(prev(end) == '\r'), lost || mode == inQuotes
+					term = btoi(prev(end) == '\r')
 					continue
 				case mode == inQuotes:
 				case w[i] == '\n':
@@ -222,7 +220,6 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 			case atField, inField:
 				if mode == atField && i < len(w) && w[i] == '"' {
 					mode, i = inQuotes, i+1
-					mask, lost = mask|1<<seps, lost || seps >= 64
 					continue
 				}
 				hi := min(len(w), lim)
@@ -238,7 +235,6 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					switch {
 					case q-lc >= i && bytes.Equal(w[q-lc:q], s.comma): // a quote opens the field
 						mode = inQuotes
-						mask, lost = mask|1<<seps, lost || seps >= 64
 					case !s.lazy: // ErrBareQuote
 						mode = toEOL
 					default:
@@ -280,14 +276,12 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				hi := min(len(w), lim)
 				q := bytes.IndexByte(w[i:hi], '"')
 				if q < 0 {
-					if n := bytes.Count(w[i:hi], newline); n > 0 {
-						nls, lost = nls+n, lost || crlf(prev(i), w[i:hi])
-					}
+					nls += bytes.Count(w[i:hi], newline)
 					switch {
 					case hi < len(w): // at the limit
 						i = hi
 					case s.eof: // the input ends the field
-						end, ok, term, lost = len(w), s.lazy, btoi(prev(len(w)) == '\r'), true
+						end, ok, term = len(w), s.lazy, btoi(prev(len(w)) == '\r')
 					default:
 						i = hi
 						break steps
@@ -295,9 +289,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 					continue
 				}
 				q += i
-				if n := bytes.Count(w[i:q], newline); n > 0 {
-					nls, lost = nls+n, lost || crlf(prev(i), w[i:q])
-				}
+				nls += bytes.Count(w[i:q], newline)
 				r := w[q+1:] // what follows the quote
 				switch {
 				case !s.eof && (len(r) == 0 || len(r) == 1 && r[0] == '\r' || len(r) < lc && bytes.HasPrefix(s.comma, r)):
@@ -315,7 +307,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 				case r[0] == '\r' && r[1] == '\n':
 					end, ok, term, nls = q+3, true, 2, nls+1
 				case s.lazy: // a lone quote, kept
-					i, lost = q+1, true
+					i = q + 1
 				default: // ErrQuote
 					mode, i = toEOL, q+1
 				}
@@ -341,7 +333,7 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	}
 	c.end = c.start + nls - btoi(last == '\n')
 	s.line = c.start - 1 + nls
-	c.size, c.rebuild, c.quoted = base-term, !lost && !past, mask
+	c.size = base - term
 	switch {
 	case len(s.held) == 0:
 		s.one[0] = w[:end:end] // the whole record was in the buffer
@@ -351,32 +343,23 @@ func (s *csvScanner) slow(c csvChunk) (csvChunk, error) {
 	default:
 		c.parts = s.held[:1]
 	}
-	return s.limit(c, seps+btoi(ok), past), nil
+	s.limit(c, seps+btoi(ok), past)
+	return nil
 }
 
 // limit sets c's error if c is over a limit: if past, it went over
 // MaxLineBytes, and was cut at the end of the line where it did.
-func (s *csvScanner) limit(c csvChunk, fields int, past bool) csvChunk {
+func (s *csvScanner) limit(c *csvChunk, fields int, past bool) {
 	switch {
 	case past || c.size > s.maxLen:
 		c.err = s.tooLong
 	case fields > s.maxFields:
 		c.err = s.tooMany
-	default:
-		return c
 	}
-	c.rebuild = false
-	return c
 }
 
 // newline is what bytes.Count counts lines with.
 var newline = []byte{'\n'}
-
-// crlf reports whether b, after the byte before, holds a "\r\n", which
-// encoding/csv turns into "\n" in a quoted field.
-func crlf(before byte, b []byte) bool {
-	return before == '\r' && len(b) > 0 && b[0] == '\n' || bytes.Contains(b, []byte("\r\n"))
-}
 
 // keep appends b to the record held: all of it if hold, or else only as
 // much as fills the first block, the record's head, and it drops the

@@ -33,10 +33,8 @@ type Record struct {
 	// The decode stages fail such a record with it.
 	Err error
 
-	raw    string // the row's text, if it is kept apart from Fields
-	sep    rune   // the delimiter that joins Fields into the row's text, if they make it
-	quoted uint64 // the fields (of the first 64) that are quoted in the row's text
-	cut    bool   // raw is the head of the row's text
+	raw string // the row's text, or its head; "" for a Record made by hand
+	cut bool   // raw is the head of the row's text
 }
 
 // Where names the record as "file:line", or "file:line-endline" for a
@@ -149,7 +147,7 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 	sc, p := newCSVScanner(in, cfg), newCSVParser(cfg)
 	// failed names the line of a read that failed: the start of the row
 	// it was in, or the line after the last row.
-	failed := func(c csvChunk, err error) error {
+	failed := func(c *csvChunk, err error) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -164,7 +162,7 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 	if err != nil {
 		return failed(c, err)
 	}
-	header, err := p.fields(c)
+	header, _, _, err := p.record(c)
 	if err != nil {
 		return stopped(ctx, &LineError{File: name, Line: c.start, EndLine: c.end, Err: fmt.Errorf("header: %w", err)})
 	}
@@ -174,15 +172,9 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 			return failed(c, err)
 		}
 		rec := Record{File: name, Line: c.start, EndLine: c.end, Header: header}
-		rec.Fields, rec.Err = p.fields(c)
-		switch {
-		case rec.Err != nil:
-			rec.Err = &LineError{File: name, Line: c.start, EndLine: c.end, Err: rec.Err}
-			rec.raw, rec.cut = c.text()
-		case c.rebuild:
-			rec.sep, rec.quoted = cfg.comma, c.quoted // Raw rebuilds the row's text: no copy of it
-		default:
-			rec.raw, rec.cut = c.text()
+		rec.Fields, rec.raw, rec.cut, err = p.record(c)
+		if err != nil {
+			rec.Err = &LineError{File: name, Line: c.start, EndLine: c.end, Err: err}
 		}
 		if !yield(rec) {
 			return nil
@@ -192,34 +184,14 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 
 // Raw returns the row's text as read, without the line ending that ends
 // it: what a dead-letter file keeps of it. For a row longer than 64 KiB
-// that is malformed, over a limit, or whose fields encoding/csv changed
-// ("\r\n" in a quoted field, a quote kept by LazyQuotes), it is the row's
-// first 64 KiB, and Truncated says so. For a Record made by hand, it is
-// the fields as one CSV row.
+// that spans lines, is malformed or is over a limit, it is the row's first
+// 64 KiB, and Truncated says so. For a Record made by hand, it is the
+// fields as one CSV row.
 //
-// A row read without error keeps no copy of its text, unless encoding/csv
-// changed its fields: Raw rebuilds it from the fields, quoting those that
-// were quoted.
+// A row on one line and without error costs no copy of its text: its
+// fields are slices of it.
 func (r Record) Raw() string {
-	switch {
-	case r.sep != 0 && r.quoted == 0:
-		return strings.Join(r.Fields, string(r.sep))
-	case r.sep != 0:
-		var b strings.Builder
-		for i, f := range r.Fields {
-			if i > 0 {
-				b.WriteRune(r.sep)
-			}
-			if i >= 64 || r.quoted&(1<<i) == 0 {
-				b.WriteString(f)
-				continue
-			}
-			b.WriteByte('"')
-			b.WriteString(strings.ReplaceAll(f, `"`, `""`))
-			b.WriteByte('"')
-		}
-		return b.String()
-	case r.raw != "":
+	if r.raw != "" {
 		return r.raw
 	}
 	var b strings.Builder
