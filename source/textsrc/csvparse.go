@@ -6,8 +6,9 @@ import (
 	"io"
 )
 
-// csvParser parses the records csvScanner finds with encoding/csv, one at
-// a time, through one csv.Reader that reads each record's bytes in turn.
+// csvParser parses the records csvScanner does not split itself with
+// encoding/csv, one at a time, through one csv.Reader that reads each
+// record's bytes in turn.
 // The fields and errors are those encoding/csv gives when it reads the
 // whole input, and so are the errors' positions, once their lines are
 // counted from the record's first line in the input (the reader does not

@@ -13,13 +13,14 @@ import (
 // the blocks csvScanner holds a long record in.
 const rawHead = readerSize
 
-// csvScanner splits a CSV input into its records without parsing their
-// fields: it follows encoding/csv's quoting rules through the input's
-// buffer to find where each record ends, and counts its fields on the way,
-// so that a record over MaxLineBytes is never held whole and one over
-// MaxFields is never split into fields. encoding/csv then parses each
-// record's bytes (csvParser), giving the fields, errors and positions it
-// gives when it reads the whole input.
+// csvScanner splits a CSV input into its records: it follows
+// encoding/csv's quoting rules through the input's buffer to find where
+// each record ends, and counts its fields on the way, so that a record
+// over MaxLineBytes is never held whole and one over MaxFields is never
+// split into fields. A record that is one line in the buffer, without a
+// syntax error, it splits into fields itself (split); encoding/csv parses
+// any other (csvParser), giving the fields, errors and positions it gives
+// when it reads the whole input.
 //
 // The rules are those of encoding/csv's Reader with Comma set, LazyQuotes
 // as set, and neither Comment nor TrimLeadingSpace:

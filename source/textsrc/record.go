@@ -73,8 +73,11 @@ func (e *limitError) Unwrap() error { return e.err }
 // which is the header every Record carries. Rows may have any number of
 // fields. Comma sets the delimiter and LazyQuotes relaxes the quoting rules;
 // gzip and a byte order mark are handled as by Lines. The fields and
-// errors are those of encoding/csv's Reader: the source finds where each
-// row ends, then has encoding/csv parse it.
+// errors are those of encoding/csv's Reader (with FieldsPerRecord -1): the
+// source finds where each row ends, then splits a row that is one line
+// without a syntax error itself, into one string that holds the row's text
+// (Record.Raw) and that its fields are slices of, and has encoding/csv
+// parse any other.
 //
 // A malformed row (a bare quote, say) does not stop the source: it is
 // emitted as a Record whose Err says what is wrong and where, and reading
@@ -183,13 +186,9 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 }
 
 // Raw returns the row's text as read, without the line ending that ends
-// it: what a dead-letter file keeps of it. For a row longer than 64 KiB
-// that spans lines, is malformed or is over a limit, it is the row's first
-// 64 KiB, and Truncated says so. For a Record made by hand, it is the
-// fields as one CSV row.
-//
-// A row on one line and without error costs no copy of its text: its
-// fields are slices of it.
+// it: what a dead-letter file keeps of it. For a row longer than 64 KiB, it
+// is the row's first 64 KiB, and Truncated says so. For a Record made by
+// hand, it is the fields as one CSV row.
 func (r Record) Raw() string {
 	if r.raw != "" {
 		return r.raw
