@@ -63,9 +63,11 @@ type csvMemoryResult struct {
 // TestCSVMemory checks that no CSV row makes the source hold more than the
 // baseline's peak RSS plus 64 MiB, and that each hostile row fails the run
 // (code 1, the default policy) with an error naming file:line: a row of
-// 100M fields and 200 MB, over MaxLineBytes, and a row of 10M one-byte
-// fields (20 MB) under a MaxLineBytes raised to 32 MiB, over MaxFields.
-// The inputs are made as they are read, and run one at a time.
+// 100M fields and 200 MB, over MaxLineBytes; a row of 10M one-byte fields
+// (20 MB) under a MaxLineBytes raised to 32 MiB, over MaxFields; a row of
+// two fields and 200 MB; and a quote left open before 200 MB of lines,
+// which ends with the line where it goes over MaxLineBytes. The inputs are
+// made as they are read, and run one at a time.
 func TestCSVMemory(t *testing.T) {
 	shift := csvMemoryShift(t)
 	base := runCSVMemoryJob(t, "baseline")
@@ -75,6 +77,10 @@ func TestCSVMemory(t *testing.T) {
 	for _, c := range []struct{ input, want, target string }{
 		{"wide", "wide.csv:2: record is longer than 16 MiB (MaxLineBytes)", "wide.csv:2"},
 		{"fields", "fields.csv:2: record has more than 100,000 fields (MaxFields)", "fields.csv:2"},
+		{"long", "long.csv:2: record is longer than 16 MiB (MaxLineBytes)", "long.csv:2"},
+		// The row starts with `1,"` and goes on with lines of 8 bytes:
+		// its 16,777,216th byte is on line 2,097,153.
+		{"quote", "quote.csv:2-2097153: record is longer than 16 MiB (MaxLineBytes)", "quote.csv:2-2097153"},
 	} {
 		t.Run(c.input, func(t *testing.T) {
 			r := runCSVMemoryJob(t, c.input)
@@ -146,6 +152,12 @@ func csvMemoryJob() int {
 	case "fields":
 		// A row of 10M fields "x", 20 MB, within a raised MaxLineBytes.
 		st = run(fieldsRow(10_000_000>>shift), "fields.csv", textsrc.MaxLineBytes(32<<20))
+	case "long":
+		// A row of two fields, 200 MB.
+		st = run(generated(`1,`, "x", 200_000_000>>shift, "\n"), "long.csv")
+	case "quote":
+		// A quote left open, then 200 MB of lines.
+		st = run(generated(`1,"`, "xxxxxxx\n", 200_000_000>>shift, ""), "quote.csv")
 	default:
 		fmt.Fprintf(os.Stderr, "no CSV memory input %q\n", in)
 		return 2
@@ -168,11 +180,15 @@ func csvMemoryShift(t *testing.T) int {
 }
 
 // fieldsRow returns a reader of the header "a,b" and a row of n fields
-// "x", made as it is read: an input of any size that takes no memory. It
-// is not one of the readers the sources know, so they read it as an
-// arbitrary io.Reader.
-func fieldsRow(n int64) io.Reader {
-	return io.MultiReader(strings.NewReader("a,b\n"), io.LimitReader(&cycle{s: "x,"}, 2*(n-1)), strings.NewReader("x\n"))
+// "x".
+func fieldsRow(n int64) io.Reader { return generated("", "x,", 2*(n-1), "x\n") }
+
+// generated returns a reader of the header "a,b", then prefix, n bytes of
+// s over and over, and suffix, made as it is read: an input of any size
+// that takes no memory. It is not one of the readers the sources know, so
+// they read it as an arbitrary io.Reader.
+func generated(prefix, s string, n int64, suffix string) io.Reader {
+	return io.MultiReader(strings.NewReader("a,b\n"+prefix), io.LimitReader(&cycle{s: s}, n), strings.NewReader(suffix))
 }
 
 // cycle reads as s, over and over.
