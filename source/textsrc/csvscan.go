@@ -130,15 +130,16 @@ func (s *csvScanner) scan() (*csvChunk, error) {
 		s.line++
 	}
 	c.start = s.line + 1
-	nl := bytes.IndexByte(w, '\n')
-	if nl < 0 || !s.split(c, w[:nl-btoi(nl > 0 && w[nl-1] == '\r')]) {
+	end := s.split(c, w)
+	if end < 0 {
 		return c, s.slow(c)
 	}
-	// The common case: the record is a line in the buffer.
-	s.one[0] = w[: nl+1 : nl+1]
-	_, _ = s.in.Discard(nl + 1)
-	s.line++
-	c.parts, c.end = s.one[:], s.line
+	// The common case: the record is in the buffer, and ends with a line.
+	s.one[0] = w[:end:end]
+	_, _ = s.in.Discard(end)
+	c.parts = s.one[:]
+	c.end = c.start + bytes.Count(w[:end-1], newline)
+	s.line = c.end
 	return c, nil
 }
 
