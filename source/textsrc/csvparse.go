@@ -6,13 +6,12 @@ import (
 	"io"
 )
 
-// csvParser parses the records csvScanner does not split itself with
-// encoding/csv, one at a time, through one csv.Reader that reads each
-// record's bytes in turn.
-// The fields and errors are those encoding/csv gives when it reads the
-// whole input, and so are the errors' positions, once their lines are
-// counted from the record's first line in the input (the reader does not
-// see the empty lines, nor the records over a limit).
+// csvParser has encoding/csv parse the records csvScanner does not split
+// itself, one at a time, through one csv.Reader that reads each record's
+// bytes in turn. The fields and errors are those encoding/csv gives when
+// it reads the whole input, and so are the errors' positions, once their
+// lines are counted from the record's first line in the input (the reader
+// does not see the empty lines, nor the records it does not parse).
 type csvParser struct {
 	src pending
 	cr  *csv.Reader

@@ -17,7 +17,7 @@ const rawHead = readerSize
 // encoding/csv's quoting rules through the input's buffer to find where
 // each record ends, and counts its fields on the way, so that a record
 // over MaxLineBytes is never held whole and one over MaxFields is never
-// split into fields. A record that is one line in the buffer, without a
+// split into fields. A record that the buffer holds whole, without a
 // syntax error, it splits into fields itself (split); encoding/csv parses
 // any other (csvParser), giving the fields, errors and positions it gives
 // when it reads the whole input.

@@ -74,10 +74,10 @@ func (e *limitError) Unwrap() error { return e.err }
 // fields. Comma sets the delimiter and LazyQuotes relaxes the quoting rules;
 // gzip and a byte order mark are handled as by Lines. The fields and
 // errors are those of encoding/csv's Reader (with FieldsPerRecord -1): the
-// source finds where each row ends, then splits a row that is one line
-// without a syntax error itself, into one string that holds the row's text
-// (Record.Raw) and that its fields are slices of, and has encoding/csv
-// parse any other.
+// source finds where each row ends, then splits a row without a syntax
+// error that its 64 KiB buffer holds whole itself, into one string that
+// holds the row's text (Record.Raw) and that its fields are slices of, and
+// has encoding/csv parse any other.
 //
 // A malformed row (a bare quote, say) does not stop the source: it is
 // emitted as a Record whose Err says what is wrong and where, and reading
