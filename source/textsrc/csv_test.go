@@ -2,15 +2,18 @@ package textsrc_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -401,4 +404,60 @@ func countErr(recs []textsrc.Record) int {
 		n += btoi(r.Err != nil)
 	}
 	return n
+}
+
+// A live input's rows come as soon as they are written: the source waits
+// for no more bytes than a row takes, a row quoted over lines included,
+// and a stop ends its wait for the next.
+func TestCSVLiveRows(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = w.Close()
+		_ = r.Close()
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rows := make(chan textsrc.Record, 4)
+	done := make(chan pipeline.ExitStatus, 1)
+	go func() {
+		done <- pipeline.New(textsrc.CSV(r, "live.csv")).Sink(sink.Func(func(_ context.Context, rec textsrc.Record) error {
+			rows <- rec
+			return nil
+		})).Run(ctx)
+	}()
+	write := func(s string) {
+		_, err := w.WriteString(s)
+		require.NoError(t, err)
+	}
+	next := func() textsrc.Record {
+		select {
+		case rec := <-rows:
+			return rec
+		case <-time.After(10 * time.Second):
+			require.FailNow(t, "no row came")
+			return textsrc.Record{}
+		}
+	}
+
+	write("id,note\n1,plain\n")
+	assert.Equal(t, []string{"1", "plain"}, next().Fields)
+	write("2,\"two\n")
+	write("lines\"\n")
+	rec := next()
+	assert.Equal(t, []string{"2", "two\nlines"}, rec.Fields)
+	assert.Equal(t, "live.csv:3-4", rec.Where())
+	write("3,\"x\"") // the row may go on: "," or a line ending tells
+	write("\r\n")
+	assert.Equal(t, []string{"3", "x"}, next().Fields)
+
+	stop := time.Now()
+	cancel()
+	select {
+	case st := <-done:
+		assert.ErrorIs(t, st.Err, context.Canceled)
+		t.Logf("the run ended %v after the stop", time.Since(stop))
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the run did not end after the stop")
+	}
 }
