@@ -74,7 +74,7 @@ func recordMap(rec Record) (map[string]string, error) {
 		return nil, rec.Err
 	}
 	if len(rec.Fields) != len(rec.Header) {
-		return nil, &LineError{File: rec.File, Line: rec.Line, Err: fmt.Errorf(
+		return nil, &LineError{File: rec.File, Line: rec.Line, EndLine: rec.EndLine, Err: fmt.Errorf(
 			"%w: the row has %d, the header %d", csv.ErrFieldCount, len(rec.Fields), len(rec.Header))}
 	}
 	m := make(map[string]string, len(rec.Header))

@@ -394,6 +394,11 @@ func TestDecodeCSVMap(t *testing.T) {
 		assert.Equal(t, "f.csv:2", st.Target)
 		assert.ErrorIs(t, st.Err, csv.ErrFieldCount)
 		assert.ErrorContains(t, st.Err, "f.csv:2: wrong number of fields: the row has 1, the header 2")
+
+		_, st = run(t, "id,name\n\"1\n2\"\n")
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.Equal(t, "f.csv:2-3", st.Target, "a row over two lines is named by its span")
+		assert.ErrorContains(t, st.Err, "f.csv:2-3: wrong number of fields: the row has 1, the header 2")
 	})
 
 	t.Run("a header with a name twice fails every row", func(t *testing.T) {

@@ -31,5 +31,9 @@
 // exception, an arbitrary io.Reader blocked in its own Read). A
 // malformed CSV row does not stop a CSV source: it becomes a Record with
 // Err set, which the decode stages fail under their error policy, so that
-// Skip, DeadLetter and FailFast apply to it as to any bad row.
+// Skip, DeadLetter and FailFast apply to it as to any bad row. So does a
+// row over a limit (MaxLineBytes, 16 MiB, or MaxFields, 100,000 fields, by
+// default), which the source reads to its end without holding it. A row
+// over several lines is named by its span, "orders.csv:3-6", and keeps its
+// text as read (Record.Raw), an unclosed quote's included.
 package textsrc

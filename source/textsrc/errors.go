@@ -31,16 +31,20 @@ var (
 type LineError struct {
 	File string
 	Line int
-	Err  error
+	// EndLine is the line a CSV row ends on, as in Record: after Line for
+	// a row that spans lines. 0 means Line.
+	EndLine int
+	Err     error
 }
 
-// Error reads "file:line: cause", or "file:line:column: cause" for a CSV
-// syntax error, whose line is then the one the error is on.
+// Error reads "file:line: cause", or "file:line-endline: cause" for a CSV
+// row that spans lines, or "file:line:column: cause" for a CSV syntax
+// error, whose line is then the one the error is on.
 func (e *LineError) Error() string {
 	if pe, ok := e.Err.(*csv.ParseError); ok {
 		return e.File + ":" + strconv.Itoa(pe.Line) + ":" + strconv.Itoa(pe.Column) + ": " + pe.Err.Error()
 	}
-	return e.File + ":" + strconv.Itoa(e.Line) + ": " + errText(e.Err)
+	return e.File + ":" + lineSpan(e.Line, e.EndLine) + ": " + errText(e.Err)
 }
 
 func (e *LineError) Unwrap() error { return e.Err }

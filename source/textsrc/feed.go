@@ -79,12 +79,6 @@ func (f *feed) open(cfg config) (*input, error) {
 	return f.in, nil
 }
 
-// input is open without a cap on the input's bytes: CSV's, until it calls
-// open instead, which caps its input at MaxBytes as well.
-func (f *feed) input(mode gzipMode) (*input, error) {
-	return f.open(config{gzip: mode})
-}
-
 // readLine returns the next line of in, with its line ending, or a last
 // line without one along with io.EOF, or "" and io.EOF at the end.
 //

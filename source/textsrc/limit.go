@@ -19,12 +19,18 @@ var (
 	// shorter than what had been read of it, which reads "file shrank from
 	// 65536 to 0 bytes" in a *LineError naming the line where it ended.
 	ErrFileShrank = errors.New("file shrank while it was read")
+	// ErrRecordTooLong is why a CSV record longer than MaxLineBytes is
+	// malformed.
+	ErrRecordTooLong = errors.New("record is longer than MaxLineBytes")
+	// ErrTooManyFields is why a CSV record with more fields than
+	// MaxFields is malformed.
+	ErrTooManyFields = errors.New("record has more fields than MaxFields")
 )
 
 // limitError is an error that says what and how much, and matches its
 // sentinel.
 type limitError struct {
-	is   error // ErrLineTooLong, ErrInputTooLarge or ErrFileShrank
+	is   error // one of the sentinels above
 	text string
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/conveyor-go/conveyor/pipeline"
+	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/source/textsrc"
 	"github.com/conveyor-go/conveyor/stage"
 )
@@ -135,6 +136,17 @@ func TestMaxBytes(t *testing.T) {
 		require.ErrorAs(t, st.Err, &le)
 		assert.Equal(t, "in.txt:3: input is larger than MaxBytes (4 bytes)", le.Error())
 		assert.Equal(t, "lines", st.Stage)
+	})
+
+	t.Run("a CSV source is capped too, naming the row the cap cut", func(t *testing.T) {
+		var got []textsrc.Record
+		st := pipeline.New(textsrc.CSV(strings.NewReader("id\n1\n2\n3\n"), "in.csv", textsrc.MaxBytes(6)),
+			pipeline.OnError(stage.Skip())).Sink(sink.Collect(&got)).Run(t.Context())
+
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		assert.Len(t, got, 1)
+		assert.ErrorIs(t, st.Err, textsrc.ErrInputTooLarge)
+		assert.ErrorContains(t, st.Err, "in.csv:3: input is larger than MaxBytes (6 bytes)")
 	})
 
 	t.Run("an input of exactly the cap is read whole", func(t *testing.T) {

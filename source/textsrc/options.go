@@ -112,6 +112,10 @@ func LazyQuotes() Option {
 // keeping it, and rejects it with an error naming "file:line" that matches
 // ErrLineTooLong, under the pipeline's error policy, then goes on with the
 // next line.
+//
+// A CSV source emits a longer record as malformed (ErrRecordTooLong), for
+// the decode stages to fail under their policy; one whose quote is left
+// open ends with the line where it goes over the limit (see CSV).
 func MaxLineBytes(n int) Option {
 	return optionFunc{"MaxLineBytes", false, func(c *config) {
 		if n <= 0 {
@@ -122,8 +126,9 @@ func MaxLineBytes(n int) Option {
 }
 
 // MaxFields sets the most fields a CSV record may have; DefaultMaxFields
-// (100,000) by default. n must be positive. A record with more is rejected
-// as malformed, naming "file:line", and reading goes on with the next.
+// (100,000) by default. n must be positive. A record with more is emitted
+// as malformed (ErrTooManyFields), naming "file:line", without being split
+// into fields, and reading goes on with the next.
 func MaxFields(n int) Option {
 	return optionFunc{"MaxFields", true, func(c *config) {
 		if n <= 0 {

@@ -17,33 +17,69 @@ import (
 type Record struct {
 	File string // the input's name: the path for CSVFile
 	Line int    // the line the row starts on, counting from 1
+	// EndLine is the line the row ends on: Line, unless a quoted field
+	// holds line breaks, or the row is malformed and spans several lines
+	// (an unclosed quote).
+	EndLine int
 	// Header is the input's first row. Every record of a run shares the
 	// same slice: do not change it.
 	Header []string
 	// Fields are the row's values, as many as the row has, which may differ
 	// from the header's length. For a malformed row, they are the fields
-	// read before the fault.
+	// read before the fault; for a row over a limit, there are none.
 	Fields []string
 	// Err, when not nil, says why the row is malformed: a *LineError
-	// wrapping the *csv.ParseError. The decode stages fail such a record
-	// with it.
+	// wrapping the *csv.ParseError, ErrRecordTooLong or ErrTooManyFields.
+	// The decode stages fail such a record with it.
 	Err error
+
+	raw string // the row's text, or its head; "" for a Record made by hand
+	cut bool   // raw is the head of the row's text
 }
 
-// Where names the record as "file:line", the label the decode stages give
-// it in errors and logs.
-func (r Record) Where() string { return r.File + ":" + strconv.Itoa(r.Line) }
+// Where names the record as "file:line", or "file:line-endline" for a
+// record that spans lines: the label the decode stages give it in errors
+// and logs.
+func (r Record) Where() string { return r.File + ":" + lineSpan(r.Line, r.EndLine) }
+
+// lineSpan reads "line", or "line-end" when end is after line.
+func lineSpan(line, end int) string {
+	if end > line {
+		return strconv.Itoa(line) + "-" + strconv.Itoa(end)
+	}
+	return strconv.Itoa(line)
+}
 
 // CSV emits the rows of the CSV input r, named name, after its first row,
 // which is the header every Record carries. Rows may have any number of
 // fields. Comma sets the delimiter and LazyQuotes relaxes the quoting rules;
-// gzip and a byte order mark are handled as by Lines.
+// gzip and a byte order mark are handled as by Lines. The fields and
+// errors are those of encoding/csv's Reader (with FieldsPerRecord -1): the
+// source finds where each row ends, then splits a row without a syntax
+// error that its 64 KiB buffer holds whole itself, into one string that
+// holds the row's text (Record.Raw) and that its fields are slices of, and
+// has encoding/csv parse any other.
 //
 // A malformed row (a bare quote, say) does not stop the source: it is
 // emitted as a Record whose Err says what is wrong and where, and reading
-// goes on with the next row. A malformed header, or an input that cannot be
-// read further (a broken gzip stream), fails the run with an error naming
-// the input and the line. An empty input emits nothing.
+// goes on with the next row. So is a row over a limit: longer than
+// MaxLineBytes (16 MiB by default; all its lines count, the line ending
+// that ends it does not), failing with ErrRecordTooLong, or with more
+// fields than MaxFields (100,000 by default), failing with
+// ErrTooManyFields. The source reads such a row to its end without holding
+// more of it than the limit, nor splitting it into fields.
+//
+// A row whose quoted field holds line breaks spans lines, and is named by
+// its span: "orders.csv:3-6" (Record.Where). A quote left open makes a
+// malformed row that ends at the end of the input or, if that comes first,
+// at the end of the line where the row goes over MaxLineBytes; reading
+// goes on with the next line. Record.Raw gives the row's text as read,
+// unclosed quote and all.
+//
+// A malformed header, or one over a limit, fails the run with an error
+// naming the input and the line ("orders.csv:1: header: ..."), and so does
+// an input that cannot be read further (a broken gzip stream). An empty
+// input emits nothing.
 //
 // CSV reads r and does not close it, as Lines does; a second run goes on
 // with the row after the last one the first emitted, and reads it as its
@@ -88,79 +124,91 @@ func readCSV(ctx context.Context, f *feed, cfg config, yield func(Record) bool) 
 		return err
 	}
 	defer done()
-	in, err := f.input(cfg.gzip)
+	in, err := f.open(cfg)
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	cr := csv.NewReader(in.Reader) // reads through in's buffer: a large enough *bufio.Reader
-	cr.Comma = cfg.comma
-	cr.LazyQuotes = cfg.lazyQuotes
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
-
-	header, err := cr.Read()
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil
-	case err != nil:
-		return stopped(ctx, csvErr(in, name, 1, "header: ", err))
-	}
-	next := endLine(cr, header) + 1 // the line reading goes on from
-	offset := cr.InputOffset()
-	for {
-		fields, err := cr.Read()
+	sc, p := newCSVScanner(in, cfg), newCSVParser(cfg)
+	// failed names the line of a read that failed: the start of the row
+	// it was in, or the line after the last row.
+	failed := func(c *csvChunk, err error) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		rec := Record{File: name, Header: header, Fields: fields}
-		var pe *csv.ParseError
-		switch {
-		case errors.As(err, &pe) && cr.InputOffset() > offset:
-			// encoding/csv has read past the malformed row: go on.
-			rec.Line, rec.Err = pe.StartLine, &LineError{File: name, Line: pe.StartLine, Err: pe}
-			next = pe.Line + 1
-		case err != nil:
-			return stopped(ctx, csvErr(in, name, next, "", err))
-		default:
-			rec.Line, _ = cr.FieldPos(0)
-			next = endLine(cr, fields) + 1
+		line := c.start
+		if line == 0 {
+			line = sc.line + 1
 		}
-		offset = cr.InputOffset()
+		return stopped(ctx, &LineError{File: name, Line: line, Err: in.readErr(err)})
+	}
+
+	c, err := sc.scan()
+	if err != nil {
+		return failed(c, err)
+	}
+	header, _, _, err := p.record(c)
+	if err != nil {
+		return stopped(ctx, &LineError{File: name, Line: c.start, EndLine: c.end, Err: fmt.Errorf("header: %w", err)})
+	}
+	for {
+		c, err := sc.scan()
+		if (err == nil && sc.eof) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// At the end of the input: a file that shrank under the
+			// source ends so too, and its last row may be cut.
+			if serr := f.src.shrank(); serr != nil {
+				return rejectShrunkRow(ctx, c, sc.line+1, header, name, serr)
+			}
+		}
+		if err != nil {
+			return failed(c, err)
+		}
+		rec := Record{File: name, Line: c.start, EndLine: c.end, Header: header}
+		rec.Fields, rec.raw, rec.cut, err = p.record(c)
+		if err != nil {
+			rec.Err = &LineError{File: name, Line: c.start, EndLine: c.end, Err: err}
+		}
 		if !yield(rec) {
 			return nil
 		}
 	}
 }
 
-// endLine returns the line the record cr has just read ends on.
-func endLine(cr *csv.Reader, fields []string) int {
-	last := len(fields) - 1
-	line, _ := cr.FieldPos(last)
-	return line + strings.Count(fields[last], "\n")
+// rejectShrunkRow rejects, with err, under the pipeline's policy, the row
+// at which the input named name ended because its file shrank: c, when a
+// row had started (it may be cut), or the line after the last row.
+func rejectShrunkRow(ctx context.Context, c *csvChunk, next int, header []string, name string, err error) error {
+	rec := Record{File: name, Line: next, EndLine: next, Header: header}
+	if c.start > 0 && len(c.parts) > 0 {
+		rec.Line, rec.EndLine = c.start, c.end
+		rec.raw, rec.cut = c.head()
+	}
+	rec.Err = &LineError{File: name, Line: rec.Line, EndLine: rec.EndLine, Err: err}
+	return source.Reject(ctx, rec, rec.Where(), rec.Err)
 }
 
-// csvErr names the input and the line of an error from encoding/csv: the
-// line a syntax error is on, or line for a failed read. prefix says what
-// was being read.
-func csvErr(in *input, name string, line int, prefix string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		line = pe.StartLine
-	} else {
-		err = in.readErr(err)
-	}
-	if prefix != "" {
-		err = fmt.Errorf("%s%w", prefix, err)
-	}
-	return &LineError{File: name, Line: line, Err: err}
-}
-
-// Raw returns the record's fields as one CSV row: what a dead-letter file
-// keeps of it.
+// Raw returns the row's text as read, without the line ending that ends
+// it: what a dead-letter file keeps of it. For a row longer than 64 KiB, it
+// is the row's first 64 KiB, and Truncated says so. For a Record made by
+// hand, it is the fields as one CSV row.
 func (r Record) Raw() string {
+	if r.raw != "" {
+		return r.raw
+	}
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	_ = w.Write(r.Fields) // into a strings.Builder: cannot fail
 	w.Flush()
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// Truncated reports whether Raw is only the head of the row's text.
+func (r Record) Truncated() bool { return r.cut }
+
+// thousands reads n with its thousands separated by commas: "100,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

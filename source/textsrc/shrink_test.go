@@ -117,3 +117,34 @@ func TestFileThatShrinks(t *testing.T) {
 		assert.Len(t, got, 3)
 	})
 }
+
+// TestCSVFileThatShrinks: a CSV file truncated while it is read fails the
+// run under FailFast, naming the row where it ended, as LinesFile does.
+func TestCSVFileThatShrinks(t *testing.T) {
+	var b []byte
+	b = append(b, "id\n"...)
+	for i := range 1_000_000 {
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, '\n')
+	}
+	path := writeFile(t, "big.csv", b)
+	cut := stage.Map(func(_ context.Context, r textsrc.Record) (textsrc.Record, error) {
+		if r.Line == 10 {
+			require.NoError(t, os.Truncate(path, 0))
+		}
+		return r, nil
+	})
+	var got []textsrc.Record
+	st := pipeline.New(textsrc.CSVFile(path)).Via(cut).Sink(sink.Collect(&got)).Run(t.Context())
+
+	t.Logf("code %d, %d rows: %s", st.Code, len(got), st.Message)
+	require.Equal(t, pipeline.CodeFailure, st.Code, "%d rows: %s", len(got), st.Message)
+	var le *textsrc.LineError
+	require.ErrorAs(t, st.Err, &le)
+	assert.ErrorIs(t, st.Err, textsrc.ErrFileShrank)
+	assert.Equal(t, len(got)+2, le.Line, "the row after the last one emitted")
+	assert.Regexp(t, `file shrank from [1-9][0-9]* to 0 bytes$`, le.Error())
+	for i, r := range got {
+		require.Equal(t, []string{fmt.Sprint(i)}, r.Fields, "the rows before the truncation are whole")
+	}
+}
