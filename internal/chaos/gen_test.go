@@ -19,6 +19,7 @@ type spec struct {
 	stages []*stageSpec // in chain order
 	sink   sinkSpec
 	policy policySpec // pipeline.OnError
+	budget budgetSpec // pipeline.FailureBudget
 	faults faultMix
 	run    runFaults
 	// logLevel is the level of the zap logger given with WithLogger; -2:
@@ -223,6 +224,32 @@ func (t trigger) String() string {
 	return fmt.Sprintf("after %v", t.after)
 }
 
+// budgetSpec is the run's failure budget: the default (which no run of
+// the suite exceeds: its faults fail far fewer than 99% of the items),
+// none, or MaxFailures(max), which the suite predicts (see tracker.fail).
+type budgetSpec struct {
+	kind budgetKind
+	max  int
+}
+
+type budgetKind uint8
+
+const (
+	bDefault budgetKind = iota
+	bOff
+	bMax
+)
+
+func (b budgetSpec) String() string {
+	switch b.kind {
+	case bOff:
+		return "none"
+	case bMax:
+		return fmt.Sprintf("MaxFailures(%d)", b.max)
+	}
+	return "the default"
+}
+
 type runFaults struct {
 	cancel     trigger // cancel the run's context
 	drain      trigger // a first signal: drain
@@ -280,6 +307,12 @@ func generate(seed int64) *spec {
 	}
 	if !clean {
 		s.run = g.runFaults(s)
+		switch g.Pick(60, 10, 30) {
+		case 1:
+			s.budget.kind = bOff
+		case 2:
+			s.budget = budgetSpec{kind: bMax, max: []int{0, 1, 2, 5, 10, 30}[g.IntN(6)]}
+		}
 	}
 	return s
 }
@@ -590,7 +623,7 @@ func (s *spec) describe() string {
 	if src.panicAt >= 0 {
 		fmt.Fprintf(&b, ", panics at item %d", src.panicAt)
 	}
-	fmt.Fprintf(&b, "\n  policy: %v", s.policy)
+	fmt.Fprintf(&b, "\n  policy: %v; failure budget: %v", s.policy, s.budget)
 	if s.logLevel > -2 {
 		fmt.Fprintf(&b, "; logger at level %d", s.logLevel)
 	}
