@@ -54,33 +54,40 @@ func defaultBudget() flow.Budget {
 // DeadLetter policy would let a run whose every item fails (a table that
 // does not exist, a wrong password) end with code 0.
 //
-// The budget counts source items, as Counts does: an item failed when it
-// settled Skipped or DeadLettered by an error policy, or Failed (a batch
-// counts for all its members, a FlatMap parent once all its children have
-// settled). The items of a rate are the source items settled done or
-// failed: a Filter's drops are neither, nor are items requeued to a source
-// that delivers them again. Failures in a row are counted in the order the
-// items settle, and end with an item done.
+// The default budget, for a run that sets none, is
+// MaxFailureRate(0.99, 100) and MaxFailuresInARow(1000): a run stops when
+// more than 99% of its items failed once at least 100 have settled (so at
+// the 100th item when the first 100 all failed), or when more than 1,000
+// items failed in a row.
+//
+// The budget counts source items, as Counts does. An item failed when it
+// settled Skipped or DeadLettered under an error policy, or Failed (a
+// batch counts for all its members, a FlatMap parent once all its
+// children have settled, an item retried once, at its last attempt). The
+// items of a rate are the source items settled done or failed: a Filter's
+// drops are neither, nor are items requeued to a source that delivers
+// them again.
+//
+// Items count in the order they settle, which is not quite the source's:
+// a failure settles where its stage fails it, an item done when the sink
+// has it, so the items done that were still in flight below a failing
+// stage (in chunks of up to 64, in an ordered ParMap's window) settle
+// after it. Failures in a row are those settled with no item done between
+// them, and a rate is stable only over many more items than are in
+// flight, hence its minimum. A total failure is counted exactly.
 //
 // When a limit is exceeded the run stops at once, as under FailFast: the
 // source stops, items in flight are abandoned, and ExitStatus.Stage and
-// Target name the item whose failure exceeded it. The item itself stays
-// skipped or dead-lettered.
+// Target name the item whose failure exceeded it. That item stays skipped
+// or dead-lettered.
 //
-// The default budget, for a run that sets none, is
-// MaxFailureRate(0.99, 100) and MaxFailuresInARow(1000): a run stops when
-// more than 99% of its items failed once at least 100 have settled (so
-// when the first 100 items all failed, at the 100th), or when more than
-// 1,000 items failed in a row. A run with items that are done now and
-// then, at least 1 in 100, never exceeds it.
-//
-// Cost: a failure takes a lock and checks the limits; an item that is done
-// costs nothing more than it did, the run's count of done items being
-// read where it is kept (in runs of up to 64 items per sink). Those runs
-// make a rate late, never early: it is checked as if up to 63 items per
-// sink not yet counted were done, except while no item has been done (the
-// first is counted at once), so a total failure stops at the 100th item
-// exactly.
+// Cost: a failure takes a lock and checks the limits; an item done costs
+// what it did before budgets, plus the atomic load of a counter written
+// only when an item fails, once per run of items the sink counts. The
+// items done are read from the run's count, which each sink adds to in
+// runs of up to 64: a rate is checked as if the up to 63 items per sink
+// not counted yet were done (unless none was: the first is counted at
+// once), so it is never exceeded early, and may be late by those.
 //
 // A FailureBudget with no limit, or with a limit out of range, makes the
 // pipeline invalid (code 2); WithoutFailureBudget turns the budget off.
