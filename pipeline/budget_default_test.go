@@ -96,6 +96,17 @@ func TestTheDefaultBudgetStopsAfter1000FailuresInARow(t *testing.T) {
 		require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
 		assert.Equal(t, int64(50_000-5000-45), st.Counts.Skipped)
 	})
+	t.Run("at a sink that takes runs of items and fails them all", func(t *testing.T) {
+		st := pipeline.New(source.Slice(ints(100_000)), pipeline.OnError(dropAll)).
+			Sink(sinkFailOn(func(v int) bool { return v >= 5000 })).Run(context.Background())
+		require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+		// The sink counts the items it took from a run once it has been
+		// through the run: the 8 done of the run where failures begin
+		// (4992 to 5055) settle after its 56 failures, and start the count
+		// again.
+		assert.Contains(t, st.Message, `failure budget exceeded: 1,001 items failed in a row (default limit MaxFailuresInARow(1000)); last: stage 1 "store", item #6056: cannot store 6056: boom`)
+		assert.Equal(t, pipeline.Counts{In: st.Counts.In, Done: 5000, DeadLettered: 1057, Abandoned: st.Counts.In - 6057}, st.Counts)
+	})
 	t.Run("items taken a run at a time settle a run at a time", func(t *testing.T) {
 		// A Slice hands its items on 64 at a time, and Map passes on the
 		// run's items done once it has been through the run: its failures

@@ -52,7 +52,7 @@ func (r *Run) TallyIn() *Tally {
 // Add counts n source items.
 func (t *Tally) Add(n int64) {
 	t.n += n
-	if t.n >= t.every || t.n > 0 && t.inARow.Load() != 0 {
+	if t.n >= t.every || n > 0 && t.inARow.Load() != 0 {
 		t.flush()
 	}
 }
