@@ -16,7 +16,7 @@ import (
 // finds that *stage.Error through it, and errors.Is its cause; Stage and
 // Target of the ExitStatus name that item. Its message reads:
 //
-//	failure budget exceeded: 500 of the first 500 items failed (default limit MaxFailureRate(0.99, 100)); last: stage 4 "sql-insert", item "orders.csv:2-501": no such table: orders
+//	failure budget exceeded: 500 of the first 500 items failed (default limit MaxFailureRate(0.99, 100)); last: stage 4 "sql-insert", item #0: insert into orders: batch of 500 items (orders.csv:2 ... orders.csv:501) rolled back: SQL logic error: no such table: orders (1)
 type BudgetError = flow.BudgetError
 
 // BudgetLimit is a limit of a failure budget, made by MaxFailures,
@@ -83,7 +83,9 @@ func defaultBudget() flow.Budget {
 //
 // Cost: a failure takes a lock and checks the limits; an item done costs
 // what it did before budgets, plus the atomic load of a counter written
-// only when an item fails, once per run of items the sink counts. The
+// only when an item fails, once per run of items the sink counts (W1-W6
+// measured with benchstat, 12 interleaved counts: no significant change,
+// W1's Map 4.98 ns an item before, 5.04 after, p=0.67). The
 // items done are read from the run's count, which each sink adds to in
 // runs of up to 64: a rate is checked as if the up to 63 items per sink
 // not counted yet were done (unless none was: the first is counted at
