@@ -56,25 +56,34 @@ func defaultBudget() flow.Budget {
 //
 // The default budget, for a run that sets none, is
 // MaxFailureRate(0.99, 100) and MaxFailuresInARow(1000): a run stops when
-// more than 99% of its items failed once at least 100 have settled (so at
-// the 100th item when the first 100 all failed), or when more than 1,000
-// items failed in a row.
+// more than 99% of its items failed once at least 100 have settled, or
+// when more than 1,000 items failed in a row. A total failure thus stops
+// at the 100th item when the source hands its items on one by one and
+// the failing stage runs in its goroutine (a generator, a file's lines:
+// "100 of the first 100 items failed"), a little later when items come in
+// runs or cross to a ParMap (a slice's 64: "127 of 128"), and by the
+// 1,001st in a row anyway.
 //
 // The budget counts source items, as Counts does. An item failed when it
 // settled Skipped or DeadLettered under an error policy, or Failed (a
 // batch counts for all its members, a FlatMap parent once all its
-// children have settled, an item retried once, at its last attempt). The
-// items of a rate are the source items settled done or failed: a Filter's
-// drops are neither, nor are items requeued to a source that delivers
-// them again.
+// children have settled, an item retried once, at its last attempt).
+// Failures in a row are the failures settled with no item done between
+// them. The items of a rate are the source items settled done or failed;
+// a Filter's drops are neither, nor are items requeued to a source that
+// delivers them again.
 //
-// Items count in the order they settle, which is not quite the source's:
-// a failure settles where its stage fails it, an item done when the sink
-// has it, so the items done that were still in flight below a failing
-// stage (in chunks of up to 64, in an ordered ParMap's window) settle
-// after it. Failures in a row are those settled with no item done between
-// them, and a rate is stable only over many more items than are in
-// flight, hence its minimum. A total failure is counted exactly.
+// Items settle in the order the pipeline finishes them, not quite the
+// source's: a failure settles where its stage fails it, an item done when
+// the sink has it, so the items done still on their way below a failing
+// stage (in a batch, a buffer, a chunk of up to 64, an ordered ParMap's
+// window) settle after it. A rate counts them as if they will be done, as
+// it counts every item read from the source and not dropped (nor
+// requeued) so far: a run whose done items wait in a batch of 500 while
+// its 20% of bad rows fail is not taken for a total failure. A rate is
+// thus never exceeded early, and may be late by the items on their way;
+// failures in a row may take in up to that many items done around where
+// they begin.
 //
 // When a limit is exceeded the run stops at once, as under FailFast: the
 // source stops, items in flight are abandoned, and ExitStatus.Stage and
@@ -83,13 +92,13 @@ func defaultBudget() flow.Budget {
 //
 // Cost: a failure takes a lock and checks the limits; an item done costs
 // what it did before budgets, plus the atomic load of a counter written
-// only when an item fails, once per run of items the sink counts (W1-W6
-// measured with benchstat, 12 interleaved counts: no significant change,
-// W1's Map 4.98 ns an item before, 5.04 after, p=0.67). The
-// items done are read from the run's count, which each sink adds to in
-// runs of up to 64: a rate is checked as if the up to 63 items per sink
-// not counted yet were done (unless none was: the first is counted at
-// once), so it is never exceeded early, and may be late by those.
+// only when an item fails, once per run of items the sink or the source
+// counts (W1-W6 measured with benchstat, 12 interleaved counts: no
+// significant change, W1's Map 4.98 ns an item before, 5.04 after,
+// p=0.67). The counts of items done and read are kept in runs of up to 64
+// per sink and source; after a failure, and until an item is done, they
+// count each item at once, so that the next failure finds them current,
+// and a rate counts the items done but not counted yet as done.
 //
 // A FailureBudget with no limit, or with a limit out of range, makes the
 // pipeline invalid (code 2); WithoutFailureBudget turns the budget off.

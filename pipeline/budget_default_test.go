@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// orderings are the two orderings of a ParMap, for tests that run both.
+// parOrderings are the two orderings of a ParMap, for tests that run both.
 var parOrderings = []struct {
 	name string
 	opts []stage.Option
@@ -31,33 +31,71 @@ func TestTheDefaultBudgetStopsARunWhoseFirst100ItemsAllFail(t *testing.T) {
 		name string
 		p    stage.Policy
 	}{{"skip", stage.Skip()}, {"dead letter", dropAll}} {
-		for _, workers := range []int{1, 4} {
-			for _, ord := range parOrderings {
-				t.Run(fmt.Sprintf("%s, %d workers, %s", policy.name, workers, ord.name), func(t *testing.T) {
-					var produced atomic.Int64
-					opts := append([]stage.Option{stage.Name("insert")}, ord.opts...)
-					st := runWithin(t, context.Background(), 30*time.Second,
-						pipeline.New(counting(n, &produced), pipeline.OnError(policy.p)).
-							ParMap(workers, failOn(func(int) bool { return true }), opts...).
-							Sink(sink.Discard[int]()))
+		for _, src := range []struct {
+			name   string
+			of     func(*atomic.Int64) *source.Of[int]
+			failed int64
+			want   string
+		}{
+			{"a generator", func(produced *atomic.Int64) *source.Of[int] { return counting(n, produced) }, 100,
+				`100 of the first 100 items failed (default limit MaxFailureRate(0.99, 100)); last: stage 1 "insert", item #99: item 99 is bad: boom`},
+			// A slice hands its items on 64 at a time: at the 100th
+			// failure 128 items are read, and the rest of the run may yet
+			// be done.
+			{"a slice", func(*atomic.Int64) *source.Of[int] { return source.Slice(ints(n)) }, 127,
+				`127 of 128 items failed (default limit MaxFailureRate(0.99, 100)); last: stage 1 "insert", item #126: item 126 is bad: boom`},
+		} {
+			t.Run(policy.name+", "+src.name, func(t *testing.T) {
+				var produced atomic.Int64
+				st := runWithin(t, context.Background(), 30*time.Second,
+					pipeline.New(src.of(&produced), pipeline.OnError(policy.p)).
+						Map(failOn(func(int) bool { return true }), stage.Name("insert")).
+						Sink(sink.Discard[int]()))
 
-					require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
-					assert.Contains(t, st.Message, "failure budget exceeded: 100 of the first 100 items failed (default limit MaxFailureRate(0.99, 100)); last: stage 1 \"insert\", item ")
-					assert.Contains(t, st.Message, "is bad: boom")
-					assert.ErrorIs(t, st.Err, errBoom, "the last item's error")
-					var se *stage.Error
-					require.ErrorAs(t, st.Err, &se)
-					assert.Equal(t, "insert", st.Stage)
-					assert.Equal(t, se.Label, st.Target)
-					c := st.Counts
-					failed := c.Skipped + c.DeadLettered
-					assert.GreaterOrEqual(t, failed, int64(100))
-					assert.LessOrEqual(t, failed, int64(100+workers), "workers may each settle one more while the run stops")
-					assert.Zero(t, c.Done)
-					assert.Less(t, produced.Load(), int64(n/10), "the source stopped at once")
-					balanced(t, c)
-				})
-			}
+				require.Equal(t, pipeline.CodeFailure, st.Code, st.Message)
+				assert.Equal(t, "failure budget exceeded: "+src.want, st.Message)
+				assert.ErrorIs(t, st.Err, errBoom, "the last item's error")
+				var se *stage.Error
+				require.ErrorAs(t, st.Err, &se)
+				assert.Equal(t, "insert", st.Stage)
+				assert.Equal(t, fmt.Sprintf("#%d", src.failed-1), st.Target)
+				assert.Equal(t, src.failed, st.Counts.Skipped+st.Counts.DeadLettered)
+				assert.Zero(t, st.Counts.Done)
+				assert.LessOrEqual(t, st.Counts.In, int64(128), "the source stopped at once: %+v", st.Counts)
+				balanced(t, st.Counts)
+			})
+		}
+	}
+}
+
+// Behind a ParMap the source reads ahead of the failures (a chunk, a
+// buffer): the items on their way may yet be done, and a rate counts them
+// as if they will, so the default rate stops a total failure once those
+// are under 1% of the items, or the default run of 1,000 in a row does.
+func TestTheDefaultBudgetStopsATotalFailureBehindAParMap(t *testing.T) {
+	const n = 200_000
+	for _, workers := range []int{1, 4} {
+		for _, ord := range parOrderings {
+			t.Run(fmt.Sprintf("%d workers, %s", workers, ord.name), func(t *testing.T) {
+				var produced atomic.Int64
+				opts := append([]stage.Option{stage.Name("insert")}, ord.opts...)
+				st := runWithin(t, context.Background(), 30*time.Second,
+					pipeline.New(counting(n, &produced), pipeline.OnError(dropAll)).
+						ParMap(workers, failOn(func(int) bool { return true }), opts...).
+						Sink(sink.Discard[int]()))
+
+				var be *pipeline.BudgetError
+				require.ErrorAs(t, st.Err, &be, st.Message)
+				assert.Equal(t, pipeline.CodeFailure, st.Code)
+				assert.True(t, be.Default)
+				assert.Contains(t, []string{"MaxFailureRate(0.99, 100)", "MaxFailuresInARow(1000)"}, be.Limit)
+				assert.LessOrEqual(t, be.Failed, int64(1001))
+				c := st.Counts
+				assert.LessOrEqual(t, c.DeadLettered, int64(1001+workers), "workers may each settle one more while the run stops")
+				assert.Zero(t, c.Done)
+				assert.Less(t, produced.Load(), int64(n/10), "the source stopped at once")
+				balanced(t, c)
+			})
 		}
 	}
 }

@@ -124,10 +124,11 @@ func TestMaxFailureRate(t *testing.T) {
 			}
 		}
 	})
-	t.Run("late by at most the items a sink has not counted yet", func(t *testing.T) {
+	t.Run("late by the items that may yet be done", func(t *testing.T) {
 		// 20% fail, past a limit of 10%: the run stops soon after the
 		// 100th item, as soon as the items done that the sink has not
-		// counted yet (up to 63) cannot make up the difference.
+		// counted yet (up to 63) and those on their way to it cannot make
+		// up the difference.
 		for _, workers := range []int{1, 4} {
 			for _, ord := range parOrderings {
 				st := pipeline.New(source.Slice(ints(100_000)), pipeline.OnError(stage.Skip()),
@@ -136,7 +137,7 @@ func TestMaxFailureRate(t *testing.T) {
 					Sink(sink.Discard[int]()).Run(context.Background())
 				be := budgetError(t, st)
 				assert.GreaterOrEqual(t, be.Items, int64(100))
-				assert.Greater(t, float64(be.Failed), 0.1*float64(be.Items+63))
+				assert.Greater(t, float64(be.Failed), 0.1*float64(be.Items))
 				c := st.Counts
 				assert.Less(t, c.Done+c.Skipped, int64(1000), "%d workers, %s: %+v", workers, ord.name, c)
 			}

@@ -131,3 +131,27 @@ func ints(n int) []int {
 	}
 	return s
 }
+
+// A FlatMap parent whose children fail in several ways is counted with
+// the worst, in the stage where that one failed.
+func TestAFlatMapParentIsCountedWhereItsWorstChildFailed(t *testing.T) {
+	dl := stage.DeadLetter(func(context.Context, stage.DeadLetterItem) error { return nil })
+	st := pipeline.New(source.Slice([]string{"a b c"}), pipeline.OnError(stage.Skip())).
+		FlatMap(stage.Flat(words)).
+		Map(stage.Func(func(_ context.Context, w string) (string, error) {
+			if w == "a" {
+				return "", errBoom // skipped
+			}
+			return w, nil
+		}), stage.Name("first")).
+		Map(stage.Func(func(_ context.Context, w string) (string, error) {
+			if w == "c" {
+				return "", errBoom // dead-lettered: worse
+			}
+			return w, nil
+		}), stage.Name("second"), stage.OnError(dl)).
+		Sink(sink.Discard[string]()).Run(context.Background())
+	require.Equal(t, pipeline.CodeSuccess, st.Code, st.Message)
+	assert.Equal(t, pipeline.Counts{In: 1, DeadLettered: 1}, st.Counts)
+	assert.Equal(t, `Finished with 1 of 1 items dead-lettered (stage 3 "second": 1)`, st.Message)
+}

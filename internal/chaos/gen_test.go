@@ -224,9 +224,8 @@ func (t trigger) String() string {
 	return fmt.Sprintf("after %v", t.after)
 }
 
-// budgetSpec is the run's failure budget: the default (which no run of
-// the suite exceeds: its faults fail far fewer than 99% of the items),
-// none, or MaxFailures(max), which the suite predicts (see tracker.fail).
+// budgetSpec is the run's failure budget: the default, none, or
+// MaxFailures(max), whose stops the suite predicts (see tracker.fail).
 type budgetSpec struct {
 	kind budgetKind
 	max  int
@@ -239,6 +238,18 @@ const (
 	bOff
 	bMax
 )
+
+// allows is the most source items that may fail before the budget may
+// stop the run, or -1 for none.
+func (b budgetSpec) allows() int {
+	switch b.kind {
+	case bMax:
+		return b.max
+	case bDefault:
+		return 99
+	}
+	return -1
+}
 
 func (b budgetSpec) String() string {
 	switch b.kind {

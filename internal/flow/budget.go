@@ -65,8 +65,8 @@ type BudgetError struct {
 	// Failed counts the source items that had failed (skipped,
 	// dead-lettered or failed) when the limit was exceeded, InARow those
 	// of them that failed in a row, and Items the source items settled
-	// done or failed then, as the run had counted them (see
-	// pipeline.FailureBudget).
+	// done or failed then, as the run had counted them, or for a rate the
+	// items read and not dropped, if more (see pipeline.FailureBudget).
 	Failed, InARow, Items int64
 	// Last is the error of the item whose failure exceeded the limit: a
 	// *Error naming its stage and label.
@@ -106,9 +106,9 @@ type StageLosses struct {
 }
 
 // losses is what a run keeps of its failed source items: how many, in
-// which stages, and its budget's state. Nothing here is touched by an item
-// that is done, except inARow, which a tally of done items reads once per
-// run of items it counts.
+// which stages, and its budget's state. An item that is done touches
+// nothing here but inARow, which the tallies of done items and of the
+// source's items read once per run of items they count.
 type losses struct {
 	mu      sync.Mutex
 	failed  int64
@@ -116,28 +116,35 @@ type losses struct {
 	err     *BudgetError
 
 	// inARow counts the items failed since the last item done, when the
-	// budget has a LimitInARow: a failure adds to it, and the next item
-	// done (a tally of done items that finds it non-zero) zeroes it.
+	// run has a budget: a failure adds to it, and the next item done (a
+	// tally of done items that finds it non-zero) zeroes it. While it is
+	// not zero, the tallies of done items and of the source's items count
+	// every item at once, so that a failure finds the counts current.
 	inARow atomic.Int64
-	// doneTallies counts the tallies of done items, for the slack of a
-	// LimitRate (see lose).
-	doneTallies int
+	// tallies counts the tallies of done items and of the source's items,
+	// for the items they may not have counted yet (see lose).
+	doneTallies, inTallies int
 	// abort stops the run, with the cause its Execute returns.
 	abort context.CancelCauseFunc
 }
 
-// inARowOf is the counter a tally of outcome o resets: the run's for done
-// items, and for any other a counter that stays 0.
+// inARowOf is the counter of failures in a row that a tally of outcome o
+// (or of the source's items, for o < 0) reads: the run's for done items and
+// the source's, and for the others a counter that stays 0.
 func (r *Run) inARowOf(o Outcome) *atomic.Int64 {
-	if o == Done {
+	switch {
+	case o == Done:
 		r.losses.doneTallies++
-		return &r.losses.inARow
+	case o < 0:
+		r.losses.inTallies++
+	default:
+		return &neverInARow
 	}
-	return &neverInARow
+	return &r.losses.inARow
 }
 
-// neverInARow is read by the tallies of outcomes that do not reset the
-// failures in a row; nothing writes it.
+// neverInARow is read by the tallies that do not serve the budget; nothing
+// writes it.
 var neverInARow atomic.Int64
 
 // doneResets zeroes the failures in a row: an item was done.
@@ -161,30 +168,19 @@ func (r *Run) lose(n int64, o Outcome, e *Error) *BudgetError {
 	if l.err != nil || o == Failed || len(r.Budget.Limits) == 0 {
 		return l.err
 	}
-	inARow := int64(0)
-	if r.Budget.has(LimitInARow) {
-		inARow = l.inARow.Add(n)
-	}
-	// The items done are read from the run's counter, which the tallies of
-	// done items add to in runs of up to tallyEvery: up to tallyEvery-1
-	// items done may not be counted yet, per tally, except before any is
-	// (a tally adds its first item at once), so a rate counts them as done
-	// and is never exceeded before it truly is.
+	inARow := l.inARow.Add(n)
 	done := r.Counts.Done.Load()
-	items := done + l.failed
-	slack := int64(0)
-	if done > 0 {
-		slack = (r.tallyEvery() - 1) * int64(l.doneTallies)
-	}
 	for _, lim := range r.Budget.Limits {
-		var over bool
+		items, over := l.failed+done, false
 		switch lim.Kind {
 		case LimitFailures:
 			over = l.failed > lim.N
 		case LimitInARow:
 			over = inARow > lim.N
 		case LimitRate:
-			over = items >= lim.N && float64(l.failed) > lim.Rate*float64(items+slack)
+			var most int64
+			items, most = r.rateItems(done)
+			over = l.failed+done >= lim.N && float64(l.failed) > lim.Rate*float64(most)
 		}
 		if over {
 			l.err = &BudgetError{Limit: lim.String(), Default: r.Budget.Default, kind: lim.Kind,
@@ -192,10 +188,31 @@ func (r *Run) lose(n int64, o Outcome, e *Error) *BudgetError {
 			if l.abort != nil {
 				l.abort(l.err)
 			}
-			return l.err
+			break
 		}
 	}
-	return nil
+	return l.err
+}
+
+// rateItems returns the items a rate is checked against, done of them
+// counted done: the source items settled done or failed, and most, what
+// they may be at most. The tallies
+// count items in runs, up to tallyEvery-1 of which are not counted yet
+// per tally (except while failures in a row go on, when they count at
+// once, and before a tally of done items counted any); and items still on
+// their way to the sink (in a batch, in a buffer) may yet be done: most
+// counts those too, as the items the source emitted that no Filter
+// dropped nor a source took back. A rate checked against most is never
+// exceeded before it truly is, and a failure that settles before the items
+// done ahead of it does not make it look higher.
+func (r *Run) rateItems(done int64) (items, most int64) {
+	items = done + r.losses.failed
+	most = items
+	if done > 0 {
+		most += (r.tallyEvery() - 1) * int64(r.losses.doneTallies)
+	}
+	read := r.Counts.In.Load() - r.Counts.Dropped.Load() - r.Counts.Requeued.Load()
+	return max(items, read), max(most, read)
 }
 
 // add counts n items failed with outcome o in the stage of e.
@@ -218,10 +235,6 @@ func (l *losses) add(n int64, o Outcome, e *Error) {
 	default:
 		s.Failed += n
 	}
-}
-
-func (b Budget) has(k LimitKind) bool {
-	return slices.ContainsFunc(b.Limits, func(l Limit) bool { return l.Kind == k })
 }
 
 // Losses returns the source items that failed, stage by stage in chain

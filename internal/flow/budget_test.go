@@ -110,3 +110,40 @@ func TestExecuteReturnsTheBudgetError(t *testing.T) {
 	assert.Equal(t, "MaxFailures(0)", over.Limit)
 	assert.NotErrorIs(t, err, context.Canceled)
 }
+
+// Items read from the source that no Filter dropped may yet be done: a
+// rate counts them, so that failures that settle before the items done
+// ahead of them (held in a batch, say) do not exceed it.
+func TestARateCountsTheItemsOnTheirWay(t *testing.T) {
+	run := NewRun(zap.NewNop(), FailFast())
+	run.Budget = Budget{Limits: []Limit{{Kind: LimitRate, Rate: 0.99, N: 100}}}
+	run.Counts.In.Store(600)
+	for range 120 {
+		require.Nil(t, run.lose(1, Skipped, nil), "120 failed of 600 read")
+	}
+	run.Counts.Dropped.Store(479) // the rest were dropped: 121 items
+	over := run.lose(1, Skipped, nil)
+	require.NotNil(t, over)
+	assert.Equal(t, int64(121), over.Items)
+	assert.Contains(t, over.Error(), "121 of the first 121 items failed")
+}
+
+// While failures in a row go on, the source's tally counts each item at
+// once, so that a rate finds the items read current.
+func TestTheSourcesTallyCountsAtOnceAfterAFailure(t *testing.T) {
+	run := NewRun(zap.NewNop(), FailFast())
+	run.Budget = Budget{Limits: []Limit{{Kind: LimitFailures, N: 10}}}
+	in, done := run.TallyIn(), run.Tally(Done)
+	in.Add(1)
+	assert.Zero(t, run.Counts.In.Load(), "in runs")
+	require.Nil(t, run.lose(1, Skipped, nil))
+	in.Add(1)
+	assert.Equal(t, int64(2), run.Counts.In.Load())
+	in.Add(1)
+	assert.Equal(t, int64(3), run.Counts.In.Load())
+	assert.Equal(t, int64(1), run.losses.inARow.Load(), "the source's items end no failures in a row")
+	done.Add(1)
+	assert.Zero(t, run.losses.inARow.Load())
+	in.Add(1)
+	assert.Equal(t, int64(3), run.Counts.In.Load(), "in runs again")
+}

@@ -73,9 +73,33 @@ type group struct {
 	worst   atomic.Int32 // the worst Outcome seen so far
 	after   atomic.Int64 // the longest delay asked by a Requeued child
 	settled atomic.Bool  // the parent has been settled
-	// err is the error of the first child that failed, which names the
-	// stage the parent is counted as failed in.
-	err atomic.Pointer[Error]
+	// failure is the worst failure of a child with its error, which names
+	// the stage the parent is counted as failed in.
+	failure atomic.Pointer[childFailure]
+}
+
+type childFailure struct {
+	o Outcome
+	e *Error
+}
+
+// failed records a child's failure o with its error e, if it is the worst
+// so far.
+func (g *group) failed(o Outcome, e *Error) {
+	for {
+		f := g.failure.Load()
+		if f != nil && f.o >= o || g.failure.CompareAndSwap(f, &childFailure{o, e}) {
+			return
+		}
+	}
+}
+
+// failedIn returns the error of the worst failure of a child, or nil.
+func (g *group) failedIn() *Error {
+	if f := g.failure.Load(); f != nil {
+		return f.e
+	}
+	return nil
 }
 
 // Settle records outcome o for every source item that t stands for.
@@ -105,7 +129,7 @@ func (r *Run) settle(t Tag, o Outcome, after time.Duration, e *Error) *BudgetErr
 
 func (g *group) child(r *Run, o Outcome, after time.Duration, e *Error) *BudgetError {
 	if e != nil {
-		g.err.CompareAndSwap(nil, e)
+		g.failed(o, e)
 	}
 	for {
 		w := g.worst.Load()
@@ -124,7 +148,7 @@ func (g *group) child(r *Run, o Outcome, after time.Duration, e *Error) *BudgetE
 	last := g.pending.Add(-1) == 0
 	if (o == Failed || last) && g.settled.CompareAndSwap(false, true) {
 		worst, after := Outcome(g.worst.Load()), time.Duration(g.after.Load())
-		over := r.settle(g.parent, worst, after, g.err.Load())
+		over := r.settle(g.parent, worst, after, g.failedIn())
 		if g.receipt != nil {
 			g.receipt.Settle(worst, after)
 		}
