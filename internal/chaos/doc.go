@@ -62,9 +62,11 @@
 //   - A MaxFailures(k) budget: the suite counts the source items that may
 //     have failed as it fails them, before the library settles them, and
 //     from the (k+1)-th on the budget may stop the run, as a fatal failure
-//     would. A run it stopped names the limit, counts more than k failed
-//     items and no more than Counts does, and names an item that failed
-//     under a policy; a run that ended without a stop kept within k.
+//     would (the default budget from the 100th, where its rate starts). A
+//     run it stopped names the limit, counts more failed items than the
+//     limit allows and no more than Counts does, and names an item that
+//     failed under a policy; a run that ended without a stop kept within
+//     k.
 //   - Every PerWorker handler that was built is closed once; dead-letter
 //     calls never overlap and get the item that failed, with its stage,
 //     label and error; OnExit gets the ExitStatus Run returns; a generator
