@@ -121,9 +121,9 @@ type losses struct {
 	// not zero, the tallies of done items and of the source's items count
 	// every item at once, so that a failure finds the counts current.
 	inARow atomic.Int64
-	// tallies counts the tallies of done items and of the source's items,
-	// for the items they may not have counted yet (see lose).
-	doneTallies, inTallies int
+	// doneTallies counts the tallies of done items, for the items they may
+	// not have counted yet (see rateItems).
+	doneTallies int
 	// abort stops the run, with the cause its Execute returns.
 	abort context.CancelCauseFunc
 }
@@ -135,9 +135,7 @@ func (r *Run) inARowOf(o Outcome) *atomic.Int64 {
 	switch {
 	case o == Done:
 		r.losses.doneTallies++
-	case o < 0:
-		r.losses.inTallies++
-	default:
+	case o >= 0:
 		return &neverInARow
 	}
 	return &r.losses.inARow
@@ -196,15 +194,15 @@ func (r *Run) lose(n int64, o Outcome, e *Error) *BudgetError {
 
 // rateItems returns the items a rate is checked against, done of them
 // counted done: the source items settled done or failed, and most, what
-// they may be at most. The tallies
-// count items in runs, up to tallyEvery-1 of which are not counted yet
-// per tally (except while failures in a row go on, when they count at
-// once, and before a tally of done items counted any); and items still on
-// their way to the sink (in a batch, in a buffer) may yet be done: most
-// counts those too, as the items the source emitted that no Filter
-// dropped nor a source took back. A rate checked against most is never
-// exceeded before it truly is, and a failure that settles before the items
-// done ahead of it does not make it look higher.
+// they may be at most. The tallies count items in runs, up to
+// tallyEvery-1 of which are not counted yet per tally (except while
+// failures in a row go on, when they count at once, and before a tally of
+// done items counted any); and items still on their way to the sink (in
+// a batch, in a buffer) may yet be done: most counts those too, as the
+// items the source emitted that no Filter dropped nor a source took back.
+// A rate checked against most is never exceeded before it truly is, and a
+// failure that settles before the items done ahead of it does not make it
+// look higher.
 func (r *Run) rateItems(done int64) (items, most int64) {
 	items = done + r.losses.failed
 	most = items

@@ -27,7 +27,7 @@ type Tally struct {
 	n      int64
 	every  int64 // full, or 1 until a tally of done items adds its first item
 	full   int64 // tallyEvery, or 1 when the run is watched live
-	inARow *atomic.Int64
+	inARow *atomic.Int64 // the run's failures in a row, or a counter that stays 0
 	resets bool // an item counted ends the failures in a row: a tally of done items
 	// holding makes Settle keep the tags of items with receipts, and of
 	// FlatMap children, in held rather than settle them, until SettleHeld.
