@@ -25,10 +25,10 @@ type Tally struct {
 	o      Outcome
 	dst    *atomic.Int64
 	n      int64
-	every  int64 // full, or 1 until a tally of done items adds its first item
-	full   int64 // tallyEvery, or 1 when the run is watched live
+	every  int64         // full, or 1 until a tally of done items adds its first item
+	full   int64         // tallyEvery, or 1 when the run is watched live
 	inARow *atomic.Int64 // the run's failures in a row, or a counter that stays 0
-	resets bool // an item counted ends the failures in a row: a tally of done items
+	resets bool          // an item counted ends the failures in a row: a tally of done items
 	// holding makes Settle keep the tags of items with receipts, and of
 	// FlatMap children, in held rather than settle them, until SettleHeld.
 	holding bool
