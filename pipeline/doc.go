@@ -40,6 +40,14 @@
 // and stage.OnError for one stage. Panics in user code become errors with
 // their stack.
 //
+// Under Skip or DeadLetter a run goes on past failed items, within its
+// failure budget (FailureBudget): by default a run stops, with code 1,
+// once more than 99% of at least 100 items failed, or more than 1,000 in
+// a row, so that a total failure is never reported as a success. A run
+// that ends with code 0 says "Success" only when every item was done or
+// dropped by a Filter; otherwise its message counts the items skipped and
+// dead-lettered, stage by stage.
+//
 // # Exit status and signals
 //
 // Run returns an ExitStatus: CodeSuccess (0), CodeFailure (1), CodeInvalid

@@ -100,6 +100,32 @@ func ExampleOnError() {
 		Run(context.Background())
 
 	fmt.Println(status.Code, got, status.Counts.Skipped)
+	fmt.Println(status.Message)
 	// Output:
 	// 0 [1 2 3] 2
+	// Finished with 2 of 5 items skipped (stage 1 "parmap": 2)
+}
+
+// A failure budget stops a run that skips too much: here more than 10 of
+// its items, so that a broken input or a table gone missing ends with code
+// 1 instead of a success that did nothing.
+func ExampleFailureBudget() {
+	insert := stage.Func(func(_ context.Context, n int) (int, error) {
+		return 0, errors.New("no such table: orders")
+	})
+	status := pipeline.New(source.Slice(make([]int, 1000)),
+		pipeline.OnError(stage.Skip()),
+		pipeline.FailureBudget(pipeline.MaxFailures(10), pipeline.MaxFailureRate(0.05, 1000))).
+		Map(insert, stage.Name("insert")).
+		Sink(sink.Discard[int]()).
+		Run(context.Background())
+
+	fmt.Println(status.Code)
+	fmt.Println(status.Message)
+	var be *pipeline.BudgetError
+	fmt.Println(errors.As(status.Err, &be), be.Limit, be.Failed, status.Stage, status.Target)
+	// Output:
+	// 1
+	// failure budget exceeded: 11 items failed (limit MaxFailures(10)); last: stage 1 "insert", item #10: no such table: orders
+	// true MaxFailures(10) 11 insert #10
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/conveyor-go/conveyor/internal/flow"
@@ -14,7 +15,7 @@ import (
 // The seed used the bare signal number (2 for SIGINT), which collides with
 // CodeInvalid here and with the shell's own meaning of small codes.
 const (
-	CodeSuccess = 0 // every item went through
+	CodeSuccess = 0 // the run went through (Message says what failed under a policy)
 	CodeFailure = 1 // a failure stopped the run, or its context was cancelled
 	CodeInvalid = 2 // the pipeline could not run; nothing was started
 )
@@ -28,8 +29,14 @@ var ErrInvalid = flow.ErrInvalid
 type ExitStatus struct {
 	// Code is CodeSuccess, CodeFailure, CodeInvalid, or 128 + a signal.
 	Code int
-	// Message is "Success", or the error (with its stack for a panic), or
-	// what a signal did.
+	// Message is "Success" when every item the source emitted was done or
+	// dropped by a Filter. A run with code 0 in which items failed under
+	// an error policy says how many and where instead:
+	//
+	//	Finished with 5 of 200,000 items skipped (stage 3 "insert": 5) and 3 dead-lettered (stage 2 "decode": 2, stage 4 "send": 1)
+	//
+	// Otherwise it is the error (with its stack for a panic), or what a
+	// signal did.
 	Message string
 	// Err is the error that ended the run, nil on success. Use errors.As
 	// with *stage.Error, *stage.PanicError, *stage.BuildError or
@@ -92,6 +99,44 @@ func countsOf(c *flow.Counts) Counts {
 	}
 	n.Abandoned = n.In - n.Done - n.Dropped - n.Skipped - n.DeadLettered - n.Requeued - n.Failed
 	return n
+}
+
+// finished is the message of a run that ended with code 0: "Success", or
+// the items that failed under a policy, by outcome and stage.
+func finished(c Counts, losses []flow.StageLosses) string {
+	outcomes := []struct {
+		name string
+		n    int64
+		of   func(flow.StageLosses) int64
+	}{
+		{"skipped", c.Skipped, func(l flow.StageLosses) int64 { return l.Skipped }},
+		{"dead-lettered", c.DeadLettered, func(l flow.StageLosses) int64 { return l.DeadLettered }},
+		{"failed", c.Failed, func(l flow.StageLosses) int64 { return l.Failed }},
+	}
+	var parts []string
+	for _, o := range outcomes {
+		if o.n == 0 {
+			continue
+		}
+		var where []string
+		for _, l := range losses {
+			if n := o.of(l); n > 0 {
+				where = append(where, fmt.Sprintf("stage %d %q: %s", l.Index, l.Stage, flow.Thousands(n)))
+			}
+		}
+		part := flow.Thousands(o.n) + " " + o.name
+		if len(parts) == 0 {
+			part = fmt.Sprintf("%s of %s items %s", flow.Thousands(o.n), flow.Thousands(c.In), o.name)
+		}
+		parts = append(parts, part+" ("+strings.Join(where, ", ")+")")
+	}
+	switch len(parts) {
+	case 0:
+		return "Success"
+	case 1:
+		return "Finished with " + parts[0]
+	}
+	return "Finished with " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // String reads like the seed's: "Finished with code 0 in 6.32s with

@@ -30,11 +30,12 @@ type config struct {
 	unmetered bool
 	report    io.Writer
 	watchers  []stats.Watcher
+	budget    flow.Budget
 	errs      []error // misuse of an option, reported by Run as invalid
 }
 
 func newConfig(opts []Option) config {
-	c := config{logger: zap.NewNop(), policy: stage.FailFast()}
+	c := config{logger: zap.NewNop(), policy: stage.FailFast(), budget: defaultBudget()}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

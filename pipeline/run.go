@@ -34,6 +34,7 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 	run := flow.NewRun(cfg.logger, cfg.policy)
 	run.Live = cfg.progress != nil
 	run.Metered = !cfg.unmetered
+	run.Budget = cfg.budget
 	err := p.check()
 	if len(cfg.errs) > 0 {
 		err = errors.Join(append(cfg.errs, err)...)
@@ -73,7 +74,7 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 		st.Report = report(run)
 	}
 	cancelled := runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
-	st.ending(err, cancelled, sig, hard)
+	st.ending(err, cancelled, sig, hard, run.Losses())
 	if st.LeftBehind > 0 {
 		st.Message += "; " + leftBehind(st.LeftBehind)
 	}
@@ -92,7 +93,7 @@ func (p *Pipeline) Run(ctx context.Context) ExitStatus {
 // ending sets the code, error and message of a run that ran: err is what
 // the run's goroutines returned (cancelled: because the run's context was
 // cancelled), sig the first stop signal, hard whether a second one came.
-func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool) {
+func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool, losses []flow.StageLosses) {
 	switch {
 	case err != nil && !cancelled:
 		st.Code, st.Err, st.Message = CodeFailure, err, err.Error()
@@ -120,7 +121,7 @@ func (st *ExitStatus) ending(err error, cancelled bool, sig os.Signal, hard bool
 	case err != nil:
 		st.Code, st.Err, st.Message = CodeFailure, err, "Cancelled: "+err.Error()
 	default:
-		st.Code, st.Message = CodeSuccess, "Success"
+		st.Code, st.Message = CodeSuccess, finished(st.Counts, losses)
 	}
 }
 

@@ -4,7 +4,8 @@
 //   - clean: CSV -> lineage -> decode-csv -> validate -> dedup -> enrich
 //     (ParMap) -> orders.jsonl. Rows that do not decode or validate go to
 //     rejects.jsonl (textsink.DeadLetters) with their "file:line", and the
-//     run goes on; orders sent twice are dropped.
+//     run goes on, within its failure budget (cleanBudget); orders sent
+//     twice are dropped.
 //   - load: orders.jsonl -> decode-json -> validate -> batch -> the orders
 //     table of orders.db (SQLite), one transaction per batch.
 //   - summarize: orders.jsonl -> decode-json -> validate -> enrich ->
@@ -158,7 +159,7 @@ func run(ctx context.Context, cfg config, w io.Writer) ([]result, error) {
 	}
 	fmt.Fprintf(w, "\n== clean: %s -> %s, bad rows to %s\n", p.input, p.clean, p.rejects)
 	r := measure("clean", func() pipeline.ExitStatus {
-		o := append(opts[:len(opts):len(opts)], pipeline.OnError(textsink.DeadLetters(rejects)))
+		o := append(opts[:len(opts):len(opts)], pipeline.OnError(textsink.DeadLetters(rejects)), cleanBudget)
 		return s.cleanJob(p.input, p.clean, o...).Run(ctx)
 	})
 	if err := rejects.Close(); err != nil {
@@ -202,6 +203,12 @@ func run(ctx context.Context, cfg config, w io.Writer) ([]result, error) {
 	r.print(w, note)
 	return results, nil
 }
+
+// cleanBudget is the clean job's failure budget: a few bad rows are the
+// input's, and go to rejects.jsonl; more than 1% of them, or 100 in a row,
+// and the input is broken (another format, a truncated export), and the
+// job stops rather than write what little it could read.
+var cleanBudget = pipeline.FailureBudget(pipeline.MaxFailureRate(0.01, 1000), pipeline.MaxFailuresInARow(100))
 
 // openDB opens the SQLite database at path with an empty orders table.
 // SQLite has one writer at a time: one connection serves the inserts, and

@@ -48,6 +48,7 @@ type runState struct {
 	violations []string
 	tr         tracker
 
+	budgetStopped bool                  // the failure budget stopped the run
 	outputChecked bool                  // the sink's items were compared with the model's
 	exits         []pipeline.ExitStatus // what OnExit got
 
@@ -97,6 +98,12 @@ func (r *runState) build() *pipeline.Pipeline {
 		pipeline.WithStopChannel(r.stop),
 		pipeline.OnError(r.policy(r.s.policy)),
 		pipeline.OnExit(func(st pipeline.ExitStatus) { r.exits = append(r.exits, st) }),
+	}
+	switch b := r.s.budget; b.kind {
+	case bOff:
+		opts = append(opts, pipeline.WithoutFailureBudget())
+	case bMax:
+		opts = append(opts, pipeline.FailureBudget(pipeline.MaxFailures(b.max)))
 	}
 	if r.s.logLevel > -2 {
 		// Logging only needs to run: it calls label functions and takes

@@ -48,7 +48,8 @@ func TestChaos(t *testing.T) {
 type tally struct {
 	runs, memChecked, outputsChecked int
 	endings                          [faultkit.EndOther + 1]int
-	events                           [evHard + 1]int // runs with at least one
+	events                           [evBudget + 1]int // runs with at least one
+	budgetStops                      int
 	outputs                          [outSequence + 1]int
 	counts                           [nOutcomes]int64
 }
@@ -65,6 +66,9 @@ func (tl *tally) add(r *runState, st pipeline.ExitStatus) {
 	}
 	if r.tr.bound > 0 {
 		tl.memChecked++
+	}
+	if r.budgetStopped {
+		tl.budgetStops++
 	}
 	tl.outputs[r.s.outputCheck()]++
 	if r.outputChecked {
@@ -86,6 +90,7 @@ func (tl *tally) String() string {
 	for k, n := range tl.events {
 		fmt.Fprintf(&b, " %s %d;", evNames[k], n)
 	}
+	fmt.Fprintf(&b, " stopped by the budget %d;", tl.budgetStops)
 	fmt.Fprintf(&b, "\n  output predictable as:")
 	for o, n := range tl.outputs {
 		fmt.Fprintf(&b, " %s %d;", outputNames[o], n)

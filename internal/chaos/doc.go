@@ -13,7 +13,8 @@
 // and stage.Chain sub-chains, with random buffers, windows, labels and
 // per-stage error policies; a sink (func, collect or channel); the
 // pipeline's error policy (fail fast, skip, retry with a fallback, dead
-// letter); the faults; and sometimes a zap logger down to debug level.
+// letter) and failure budget (the default, none, or MaxFailures(k)); the
+// faults; and sometimes a zap logger down to debug level.
 // Per-item faults (transient and permanent errors, panics, slow items, a
 // sink that blocks) are a pure function of the seed, the stage and the item,
 // so the suite can predict what each policy does with them.
@@ -54,6 +55,18 @@
 //     the items in each goroutine's hands, each counted for the source items
 //     a node at that place may stand for (the product of the batch sizes
 //     before it).
+//   - The message of a run that succeeded is "Success" only when no item
+//     failed; otherwise it counts the items skipped and dead-lettered,
+//     stage by stage, adding up to the counts, in stages where the suite
+//     saw such failures.
+//   - A MaxFailures(k) budget: the suite counts the source items that may
+//     have failed as it fails them, before the library settles them, and
+//     from the (k+1)-th on the budget may stop the run, as a fatal failure
+//     would (the default budget from the 100th, where its rate starts). A
+//     run it stopped names the limit, counts more failed items than the
+//     limit allows and no more than Counts does, and names an item that
+//     failed under a policy; a run that ended without a stop kept within
+//     k.
 //   - Every PerWorker handler that was built is closed once; dead-letter
 //     calls never overlap and get the item that failed, with its stage,
 //     label and error; OnExit gets the ExitStatus Run returns; a generator

@@ -205,9 +205,14 @@ const (
 	evCancel               // the run's context was cancelled
 	evDrain                // the first signal was received
 	evHard                 // the second signal was received
+	// evBudget: more source items than MaxFailures allows may have failed
+	// by now, so the budget may stop the run from here on (it does once
+	// the library has counted them): the suite notes an item failed when
+	// the handler fails it, before the library settles it.
+	evBudget
 )
 
-var evNames = [...]string{"fatal failure", "cancel", "drain", "hard stop"}
+var evNames = [...]string{"fatal failure", "cancel", "drain", "hard stop", "failure budget"}
 
 // event is a run-level fault, in the order they happened: a fatal failure
 // is recorded just before the failing call returns, a cancellation just

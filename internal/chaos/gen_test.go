@@ -19,6 +19,7 @@ type spec struct {
 	stages []*stageSpec // in chain order
 	sink   sinkSpec
 	policy policySpec // pipeline.OnError
+	budget budgetSpec // pipeline.FailureBudget
 	faults faultMix
 	run    runFaults
 	// logLevel is the level of the zap logger given with WithLogger; -2:
@@ -223,6 +224,43 @@ func (t trigger) String() string {
 	return fmt.Sprintf("after %v", t.after)
 }
 
+// budgetSpec is the run's failure budget: the default, none, or
+// MaxFailures(max), whose stops the suite predicts (see tracker.fail).
+type budgetSpec struct {
+	kind budgetKind
+	max  int
+}
+
+type budgetKind uint8
+
+const (
+	bDefault budgetKind = iota
+	bOff
+	bMax
+)
+
+// allows is the most source items that may fail before the budget may
+// stop the run, or -1 for none.
+func (b budgetSpec) allows() int {
+	switch b.kind {
+	case bMax:
+		return b.max
+	case bDefault:
+		return 99
+	}
+	return -1
+}
+
+func (b budgetSpec) String() string {
+	switch b.kind {
+	case bOff:
+		return "none"
+	case bMax:
+		return fmt.Sprintf("MaxFailures(%d)", b.max)
+	}
+	return "the default"
+}
+
 type runFaults struct {
 	cancel     trigger // cancel the run's context
 	drain      trigger // a first signal: drain
@@ -280,6 +318,12 @@ func generate(seed int64) *spec {
 	}
 	if !clean {
 		s.run = g.runFaults(s)
+		switch g.Pick(60, 10, 30) {
+		case 1:
+			s.budget.kind = bOff
+		case 2:
+			s.budget = budgetSpec{kind: bMax, max: []int{0, 1, 2, 5, 10, 30}[g.IntN(6)]}
+		}
 	}
 	return s
 }
@@ -590,7 +634,7 @@ func (s *spec) describe() string {
 	if src.panicAt >= 0 {
 		fmt.Fprintf(&b, ", panics at item %d", src.panicAt)
 	}
-	fmt.Fprintf(&b, "\n  policy: %v", s.policy)
+	fmt.Fprintf(&b, "\n  policy: %v; failure budget: %v", s.policy, s.budget)
 	if s.logLevel > -2 {
 		fmt.Fprintf(&b, "; logger at level %d", s.logLevel)
 	}

@@ -100,6 +100,8 @@ type tracker struct {
 	// settled it as failed before it returned the error.
 	sureFailed map[uint64]bool
 	sunk       []item // what the sink accepted, in order
+	// failedSrc are the source items that may have failed (see fail).
+	failedSrc map[uint64]bool
 }
 
 func (t *tracker) violatef(format string, args ...any) {
@@ -227,8 +229,48 @@ func (t *tracker) finalError(uid uint64, mode policyMode, ctxDone bool, where st
 		return
 	}
 	n.mode, n.ctxDone = mode, ctxDone
+	t.fail(n)
 	if mode == pSkip || mode == pFailFast {
 		t.settle(n)
+	}
+}
+
+// fail notes, for the failure budget, that the source items node n stands
+// for may have failed: the library counts them failed when it settles
+// them, which comes after this (or never, for an item it abandons). Once
+// more than the budget allows may have failed, the budget may stop the
+// run: an evBudget event says from when. The default budget needs at
+// least 100 (its rate's minimum; no run fails 1,000 in a row), and then
+// depends on the order the items settle in, which the suite does not
+// predict.
+func (t *tracker) fail(n *node) {
+	most := t.r.s.budget.allows()
+	if most < 0 {
+		return
+	}
+	if t.failedSrc == nil {
+		t.failedSrc = map[uint64]bool{}
+	}
+	before := len(t.failedSrc)
+	t.sources(n, t.failedSrc)
+	if before <= most && len(t.failedSrc) > most {
+		t.r.events = append(t.r.events, event{kind: evBudget, what: fmt.Sprintf("(%d source items may have failed)", len(t.failedSrc))})
+		t.stopping = true // the budget may stop the run, and abandon items
+	}
+}
+
+// sources adds to into the source items node n stands for: its own, its
+// members' for a batch, its parent's for a FlatMap child.
+func (t *tracker) sources(n *node, into map[uint64]bool) {
+	switch {
+	case n.src:
+		into[n.uid] = true
+	case len(n.members) > 0:
+		for _, m := range n.members {
+			t.sources(m, into)
+		}
+	case n.up != nil:
+		t.sources(n.up, into)
 	}
 }
 

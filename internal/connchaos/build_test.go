@@ -399,7 +399,10 @@ func (r *runState) deadLetter(_ context.Context, d stage.DeadLetterItem) error {
 // stages, and the sink (after a Batch, for an SQL sink whose chain does
 // not end in one).
 func (r *runState) build() *pipeline.Pipeline {
-	p := r.source(pipeline.OnError(r.policy()), pipeline.WithStopChannel(r.stop))
+	// No failure budget: an SQL batch fails as a whole, so a fault rate of
+	// a few percent of the rows can fail every batch of a run, which the
+	// default budget would stop; internal/chaos checks the budget.
+	p := r.source(pipeline.OnError(r.policy()), pipeline.WithStopChannel(r.stop), pipeline.WithoutFailureBudget())
 	for _, st := range r.s.stages {
 		switch st.kind {
 		case kMap:

@@ -129,30 +129,41 @@ func requeue[In any](g *Guard[In], idx int64, in In, t Tag, after time.Duration,
 	g.sc.Logger.Debug("item requeued", zap.String("item", g.Label(idx, in)), zap.Duration("after", after), zap.Error(cause))
 }
 
-// settle applies a non-retry policy to a failed item.
+// settle applies a non-retry policy to a failed item. A skipped or
+// dead-lettered item that exceeds the run's failure budget returns the
+// budget's error, which stops the run as a fatal failure would.
 func settle[In any](ctx context.Context, g *Guard[In], p Policy, idx int64, in In, t Tag, cause error) error {
 	run := g.sc.Run
 	e := &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: g.Label(idx, in), Err: cause}
 	switch p.mode {
 	case modeSkip:
-		run.Settle(t, Skipped)
+		over := run.settle(t, Skipped, 0, e)
 		g.sc.Meter.failed(true)
 		g.sc.Logger.Debug("item skipped", zap.String("item", e.Label), zap.Error(cause))
-		return nil
+		return budgetErr(over)
 	case modeDeadLetter:
 		if err := deadLetter(ctx, run, p, DeadLetter{Stage: g.sc.Name, Label: e.Label, Item: in, Err: e}); err != nil {
-			run.Settle(t, Failed)
+			fe := &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: e.Label, Err: err}
+			run.settle(t, Failed, 0, fe)
 			g.sc.Meter.failed(false)
-			return &Error{Stage: g.sc.Name, Index: g.sc.Index, Label: e.Label, Err: err}
+			return fe
 		}
-		run.Settle(t, DeadLettered)
+		over := run.settle(t, DeadLettered, 0, e)
 		g.sc.Meter.failed(true)
-		return nil
+		return budgetErr(over)
 	default:
-		run.Settle(t, Failed)
+		run.settle(t, Failed, 0, e)
 		g.sc.Meter.failed(false)
 		return e
 	}
+}
+
+// budgetErr returns b as an error, nil when b is.
+func budgetErr(b *BudgetError) error {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 func deadLetter(ctx context.Context, run *Run, p Policy, d DeadLetter) (err error) {

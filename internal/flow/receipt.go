@@ -62,4 +62,4 @@ func (t Tag) Delivery() (n int, last, ok bool) {
 
 // Requeue settles t as Requeued: its receipts tell their sources to deliver
 // the items again after the delay.
-func (r *Run) Requeue(t Tag, after time.Duration) { r.settle(t, Requeued, after) }
+func (r *Run) Requeue(t Tag, after time.Duration) { r.settle(t, Requeued, after, nil) }

@@ -63,6 +63,9 @@ type Run struct {
 	// Metered gives each stage a Meter (Scope.Meter). Set it before the
 	// stages attach.
 	Metered bool
+	// Budget is the run's failure budget: exceeding it stops the run with
+	// a *BudgetError. Set it before Execute.
+	Budget Budget
 
 	tasks   []func(context.Context) error
 	tallies []*Tally
@@ -77,6 +80,8 @@ type Run struct {
 	onDrain  []func()
 
 	deadMu sync.Mutex // serializes dead-letter calls
+
+	losses losses // the source items that failed, and the budget's state
 }
 
 // NewRun prepares a run; nothing starts until Execute.
@@ -141,17 +146,25 @@ func (r *Run) linkMeters() {
 
 // Execute starts every registered goroutine in one conc pool and waits for
 // all of them. The first error cancels the context the others run under;
-// conc records it before cancelling, so it is the error Execute returns.
-// Panics in the engine itself (not in user code, which is recovered per
-// call) are re-raised here after every goroutine has stopped. The counts
-// are exact once Execute has returned.
+// conc records it before cancelling, so it is the error Execute returns,
+// unless the failure budget was exceeded: that cancels the context too,
+// from wherever an item settled, and its *BudgetError is returned, whatever
+// the goroutines returned as they stopped. Panics in the engine itself (not
+// in user code, which is recovered per call) are re-raised here after every
+// goroutine has stopped. The counts are exact once Execute has returned.
 func (r *Run) Execute(ctx context.Context) error {
 	r.linkMeters()
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	r.losses.abort = abort
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, t := range r.tasks {
 		p.Go(t)
 	}
 	err := p.Wait()
+	if over := r.Exceeded(); over != nil {
+		err = over
+	}
 	for _, t := range r.tallies {
 		t.flush()
 	}

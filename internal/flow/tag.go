@@ -73,23 +73,64 @@ type group struct {
 	worst   atomic.Int32 // the worst Outcome seen so far
 	after   atomic.Int64 // the longest delay asked by a Requeued child
 	settled atomic.Bool  // the parent has been settled
+	// failure is the worst failure of a child with its error, which names
+	// the stage the parent is counted as failed in.
+	failure atomic.Pointer[childFailure]
+}
+
+type childFailure struct {
+	o Outcome
+	e *Error
+}
+
+// failed records a child's failure o with its error e, if it is the worst
+// so far.
+func (g *group) failed(o Outcome, e *Error) {
+	for {
+		f := g.failure.Load()
+		if f != nil && f.o >= o || g.failure.CompareAndSwap(f, &childFailure{o, e}) {
+			return
+		}
+	}
+}
+
+// failedIn returns the error of the worst failure of a child, or nil.
+func (g *group) failedIn() *Error {
+	if f := g.failure.Load(); f != nil {
+		return f.e
+	}
+	return nil
 }
 
 // Settle records outcome o for every source item that t stands for.
-func (r *Run) Settle(t Tag, o Outcome) { r.settle(t, o, 0) }
+func (r *Run) Settle(t Tag, o Outcome) { r.settle(t, o, 0, nil) }
 
 // settle is Settle with, for Requeued, the delay before the item's source
-// delivers it again.
-func (r *Run) settle(t Tag, o Outcome, after time.Duration) {
+// delivers it again, and for a failure, its error, which names the stage.
+// It returns the BudgetError once the run's failure budget is exceeded.
+func (r *Run) settle(t Tag, o Outcome, after time.Duration, e *Error) *BudgetError {
+	var over *BudgetError
 	if t.n > 0 {
 		r.Counts.of(o).Add(t.n)
+		switch o {
+		case Done:
+			r.losses.doneResets()
+		case Skipped, DeadLettered, Failed:
+			over = r.lose(t.n, o, e)
+		}
 	}
 	for _, g := range t.gs {
-		g.child(r, o, after)
+		if b := g.child(r, o, after, e); b != nil {
+			over = b
+		}
 	}
+	return over
 }
 
-func (g *group) child(r *Run, o Outcome, after time.Duration) {
+func (g *group) child(r *Run, o Outcome, after time.Duration, e *Error) *BudgetError {
+	if e != nil {
+		g.failed(o, e)
+	}
 	for {
 		w := g.worst.Load()
 		if int32(o) <= w || g.worst.CompareAndSwap(w, int32(o)) {
@@ -107,9 +148,11 @@ func (g *group) child(r *Run, o Outcome, after time.Duration) {
 	last := g.pending.Add(-1) == 0
 	if (o == Failed || last) && g.settled.CompareAndSwap(false, true) {
 		worst, after := Outcome(g.worst.Load()), time.Duration(g.after.Load())
-		r.settle(g.parent, worst, after)
+		over := r.settle(g.parent, worst, after, g.failedIn())
 		if g.receipt != nil {
 			g.receipt.Settle(worst, after)
 		}
+		return over
 	}
+	return nil
 }

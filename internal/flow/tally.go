@@ -12,12 +12,23 @@ const tallyEvery = 64
 // counter in batches instead of with an atomic operation per item. What it
 // still holds is added when the run's goroutines have all stopped, before
 // Execute returns, so the run's final counts are exact.
+//
+// The tallies of done items and of the source's items also serve the
+// failure budget (see Budget). A tally of done items adds its first item
+// at once, so that no item done is ever missing from a count of 0, and the
+// first after a failure, which ends the failures in a row; while failures
+// in a row go on, both add every item at once, so that a failure finds
+// their counts current. That costs an atomic load per call, of a counter
+// written only when an item fails.
 type Tally struct {
-	run   *Run
-	o     Outcome
-	dst   *atomic.Int64
-	n     int64
-	every int64 // tallyEvery, or 1 when the run is watched live
+	run    *Run
+	o      Outcome
+	dst    *atomic.Int64
+	n      int64
+	every  int64         // full, or 1 until a tally of done items adds its first item
+	full   int64         // tallyEvery, or 1 when the run is watched live
+	inARow *atomic.Int64 // the run's failures in a row, or a counter that stays 0
+	resets bool          // an item counted ends the failures in a row: a tally of done items
 	// holding makes Settle keep the tags of items with receipts, and of
 	// FlatMap children, in held rather than settle them, until SettleHeld.
 	holding bool
@@ -26,14 +37,17 @@ type Tally struct {
 
 // Tally returns a tally of the source items that reach outcome o.
 func (r *Run) Tally(o Outcome) *Tally {
-	t := &Tally{run: r, o: o, dst: r.Counts.of(o), every: r.tallyEvery()}
+	t := &Tally{run: r, o: o, dst: r.Counts.of(o), every: r.tallyEvery(), full: r.tallyEvery(), inARow: r.inARowOf(o), resets: o == Done}
+	if o == Done {
+		t.every = 1
+	}
 	r.tallies = append(r.tallies, t)
 	return t
 }
 
 // TallyIn returns a tally of the items the source emits.
 func (r *Run) TallyIn() *Tally {
-	t := &Tally{run: r, dst: &r.Counts.In, every: r.tallyEvery()}
+	t := &Tally{run: r, dst: &r.Counts.In, every: r.tallyEvery(), full: r.tallyEvery(), inARow: r.inARowOf(-1)}
 	r.tallies = append(r.tallies, t)
 	return t
 }
@@ -41,7 +55,7 @@ func (r *Run) TallyIn() *Tally {
 // Add counts n source items.
 func (t *Tally) Add(n int64) {
 	t.n += n
-	if t.n >= t.every {
+	if t.n >= t.every || n > 0 && t.inARow.Load() != 0 {
 		t.flush()
 	}
 }
@@ -84,6 +98,15 @@ func (t *Tally) SettleHeld() {
 }
 
 func (t *Tally) flush() {
+	if t.n == 0 {
+		return
+	}
 	t.dst.Add(t.n)
 	t.n = 0
+	t.every = t.full
+	// After the count, so that a failure that reads it without these items
+	// comes before them: at worst it is left out of the failures in a row.
+	if t.resets && t.inARow.Load() != 0 {
+		t.inARow.Store(0)
+	}
 }
