@@ -41,7 +41,7 @@ func FuzzJSONLines(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []fuzzEvent
-		st := pipeline.New(textsrc.Lines(bytes.NewReader(data), "fuzz.jsonl")).
+		st := pipeline.New(textsrc.Lines(bytes.NewReader(data), "fuzz.jsonl"), pipeline.WithoutFailureBudget()).
 			Via(textsrc.SkipBlank()).
 			Via(textsrc.DecodeJSON[fuzzEvent](stage.OnError(stage.Skip()))).
 			Sink(sink.Collect(&got)).
@@ -49,7 +49,7 @@ func FuzzJSONLines(f *testing.F) {
 		checkSkipRun(t, st, len(got), "lines")
 
 		var strict []fuzzEvent
-		st2 := pipeline.New(textsrc.Lines(bytes.NewReader(data), "fuzz.jsonl")).
+		st2 := pipeline.New(textsrc.Lines(bytes.NewReader(data), "fuzz.jsonl"), pipeline.WithoutFailureBudget()).
 			Via(textsrc.DecodeJSONStrict[fuzzEvent](stage.OnError(stage.Skip()))).
 			Sink(sink.Collect(&strict)).
 			Run(t.Context())
