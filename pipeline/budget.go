@@ -94,10 +94,11 @@ func defaultBudget() flow.Budget {
 // what it did before budgets, plus the atomic load of a counter written
 // only when an item fails, once per run of items the sink or the source
 // counts (W1-W6 measured with benchstat: no significant change; W1's Map
-// 5.14 ns an item before, 5.23 after, p=0.38; see the README). The counts of items done and read are kept in runs of up to 64
-// per sink and source; after a failure, and until an item is done, they
-// count each item at once, so that the next failure finds them current,
-// and a rate counts the items done but not counted yet as done.
+// 5.14 ns an item before, 5.23 after, p=0.38; see the README). The
+// counts of items done and read are kept in runs of up to 64 per sink and
+// source; after a failure, and until an item is done, they count each item
+// at once, so that the next failure finds them current, and a rate counts
+// the items done but not counted yet as done.
 //
 // A FailureBudget with no limit, or with a limit out of range, makes the
 // pipeline invalid (code 2); WithoutFailureBudget turns the budget off.
