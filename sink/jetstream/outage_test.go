@@ -66,6 +66,10 @@ func TestOutage(t *testing.T) {
 			if i == 200 {
 				at = time.Now()
 				cut(t, srv, &wg, 2*time.Second)
+				// The items after this one go out during the outage: under
+				// load, a server slow to shut down would let them all be
+				// confirmed before it.
+				require.Eventually(t, func() bool { return !e.nc.IsConnected() }, 10*time.Second, time.Millisecond)
 			}
 			time.Sleep(500 * time.Microsecond)
 		})
