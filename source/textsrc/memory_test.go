@@ -23,6 +23,7 @@ import (
 
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
+	"github.com/conveyor-go/conveyor/source"
 	"github.com/conveyor-go/conveyor/source/textsrc"
 )
 
@@ -53,6 +54,36 @@ const (
 )
 
 func init() { jobs["memory"] = memoryJob }
+
+// memoryInputs are the inputs a memory job can read, by name: each runs
+// the pipeline a user would run on it, its sizes divided by 2^shift, under
+// the default policy. The tests of each source add theirs.
+var memoryInputs = map[string]func(shift int) pipeline.ExitStatus{
+	"baseline": func(int) pipeline.ExitStatus {
+		return runLines(textsrc.Lines(strings.NewReader("a\nb\n"), "tiny.txt"))
+	},
+	// 2 GiB of one line with no newline, from a reader that makes it.
+	"line": func(shift int) pipeline.ExitStatus {
+		return runLines(textsrc.Lines(repeated("", 2<<30>>shift, ""), "huge.txt"))
+	},
+	"bomb": func(int) pipeline.ExitStatus {
+		return runLines(textsrc.LinesFile(os.Getenv(memoryPathEnv)))
+	},
+	"bomb-capped": func(int) pipeline.ExitStatus {
+		return runLines(textsrc.LinesFile(os.Getenv(memoryPathEnv), textsrc.MaxBytes(64<<20)))
+	},
+	// One JSON document of 1 GiB on one line, decoded.
+	"json": func(shift int) pipeline.ExitStatus {
+		src := textsrc.Lines(repeated(`{"v":"`, 1<<30>>shift, "\"}\n"), "huge.jsonl")
+		return pipeline.New(src).Via(textsrc.DecodeJSON[struct{ V string }]()).
+			Sink(sink.Discard[struct{ V string }]()).Run(context.Background())
+	},
+}
+
+// runLines runs src into a sink that discards its lines.
+func runLines(src *source.Of[textsrc.Line]) pipeline.ExitStatus {
+	return pipeline.New(src).Sink(sink.Discard[textsrc.Line]()).Run(context.Background())
+}
 
 // memoryCase is one hostile input, and how its run must end.
 type memoryCase struct {
@@ -123,10 +154,11 @@ func runMemoryJob(t *testing.T, input, path string) memoryResult {
 	if len(tail) > 2000 {
 		tail = tail[:2000]
 	}
-	require.NoError(t, err, "the %s job: %s", input, tail)
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	require.NoError(t, err, "the %s job (peak RSS %d MiB): %s", input, peak>>20, tail)
 	var r memoryResult
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), "the %s job printed %q; stderr: %s", input, stdout.String(), tail)
-	r.peak = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	r.peak = peak
 	return r
 }
 
@@ -145,30 +177,14 @@ func memoryJob() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	discard := sink.Discard[textsrc.Line]()
-	var p interface {
-		Run(context.Context) pipeline.ExitStatus
-	}
-	switch in := os.Getenv(memoryInputEnv); in {
-	case "baseline":
-		p = pipeline.New(textsrc.Lines(strings.NewReader("a\nb\n"), "tiny.txt")).Sink(discard)
-	case "line":
-		// 2 GiB of one line with no newline, from a reader that makes it.
-		p = pipeline.New(textsrc.Lines(repeated("", 2<<30>>shift, ""), "huge.txt")).Sink(discard)
-	case "bomb":
-		p = pipeline.New(textsrc.LinesFile(os.Getenv(memoryPathEnv))).Sink(discard)
-	case "bomb-capped":
-		p = pipeline.New(textsrc.LinesFile(os.Getenv(memoryPathEnv), textsrc.MaxBytes(64<<20))).Sink(discard)
-	case "json":
-		// One JSON document of 1 GiB on one line, decoded.
-		src := textsrc.Lines(repeated(`{"v":"`, 1<<30>>shift, "\"}\n"), "huge.jsonl")
-		p = pipeline.New(src).Via(textsrc.DecodeJSON[struct{ V string }]()).Sink(sink.Discard[struct{ V string }]())
-	default:
+	in := os.Getenv(memoryInputEnv)
+	run, ok := memoryInputs[in]
+	if !ok {
 		fmt.Fprintf(os.Stderr, "no memory input %q\n", in)
 		return 2
 	}
 	start := time.Now()
-	st := p.Run(context.Background())
+	st := run(shift)
 	r := memoryResult{Code: st.Code, Stage: st.Stage, Target: st.Target, In: st.Counts.In, Seconds: time.Since(start).Seconds()}
 	if st.Err != nil {
 		r.Err = st.Err.Error()
