@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -155,7 +154,7 @@ func benchmarkScaleOut(b *testing.B, worker func(context.Context, jetstream.JetS
 	results, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: sbsResultsStream, Subjects: []string{"results.>"},
 		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute})
 	require.NoError(b, err)
-	require.NoError(b, publishSBSJobs(ctx, js, b.N))
+	require.NoError(b, publishAll(ctx, js, sbsJobSubject, b.N, func(id int) any { return newSBSJob(id) }))
 	_, err = js.CreateConsumer(ctx, sbsJobsStream, jetstream.ConsumerConfig{Durable: sbsConsumer,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: sbsMaxAckPending, MaxDeliver: -1})
 	require.NoError(b, err)
@@ -192,35 +191,4 @@ func benchmarkScaleOut(b *testing.B, worker func(context.Context, jetstream.JetS
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/job")
 	b.ReportMetric(float64((ended - stored).Milliseconds()), "end-ms")
 	b.ReportMetric(float64(b.N)/ended.Seconds(), "jobs/s-to-end")
-}
-
-// publishSBSJobs publishes the jobs 1..n, a window at a time, and returns
-// once the server has stored them all.
-func publishSBSJobs(ctx context.Context, js jetstream.JetStream, n int) error {
-	const window = 1000
-	futures := make([]jetstream.PubAckFuture, 0, window)
-	for first := 1; first <= n; first += window {
-		futures = futures[:0]
-		for id := first; id <= n && id < first+window; id++ {
-			data, err := json.Marshal(newSBSJob(id))
-			if err != nil {
-				return err
-			}
-			f, err := js.PublishAsync(sbsJobSubject, data)
-			if err != nil {
-				return fmt.Errorf("publishing job %d: %w", id, err)
-			}
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return fmt.Errorf("publishing a job: %w", err)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
-	return nil
 }

@@ -94,13 +94,19 @@ func setUp(ctx context.Context, js jetstream.JetStream, cfg config, update bool)
 // publishJobs publishes the jobs 1..n of run, asynchronously, a window of
 // them at a time, and returns once the server has stored them all.
 func publishJobs(ctx context.Context, js jetstream.JetStream, run string, n int) error {
+	return publishAll(ctx, js, jobSubject(run), n, func(id int) any { return Job{ID: id} })
+}
+
+// publishAll publishes to subject the JSON of job(id) for id 1..n, a
+// window of them at a time, and returns once the server has stored them
+// all.
+func publishAll(ctx context.Context, js jetstream.JetStream, subject string, n int, job func(id int) any) error {
 	const window = 1000
-	subject := jobSubject(run)
 	futures := make([]jetstream.PubAckFuture, 0, window)
 	for first := 1; first <= n; first += window {
 		futures = futures[:0]
 		for id := first; id <= n && id < first+window; id++ {
-			data, err := json.Marshal(Job{ID: id})
+			data, err := json.Marshal(job(id))
 			if err != nil {
 				return err
 			}
