@@ -45,5 +45,11 @@ func DeadLetter(f func(ctx context.Context, item DeadLetterItem) error) Policy {
 	return flow.DeadLetterTo(f)
 }
 
+// InvalidPolicy returns a policy that cannot work, for reason: a pipeline
+// or stage using it is invalid (code 2), naming the stage and reason,
+// before anything runs. Packages that build policies (textsink's
+// DeadLetters) use it to report bad arguments without panicking.
+func InvalidPolicy(reason string) Policy { return flow.InvalidPolicy(reason) }
+
 // Permanent marks err as not worth retrying.
 func Permanent(err error) error { return flow.Permanent(err) }

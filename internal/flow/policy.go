@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -25,6 +26,7 @@ type Policy struct {
 	max      time.Duration
 	dead     func(context.Context, DeadLetter) error
 	then     *Policy
+	invalid  string // why the policy cannot work, set by InvalidPolicy
 }
 
 // DeadLetter is an item that failed, handed to a dead-letter function with
@@ -56,6 +58,10 @@ func DeadLetterTo(f func(context.Context, DeadLetter) error) Policy {
 	return Policy{mode: modeDeadLetter, dead: f}
 }
 
+// InvalidPolicy returns a policy that cannot work, for reason: Validate
+// reports it, so a pipeline using it is invalid before anything runs.
+func InvalidPolicy(reason string) Policy { return Policy{invalid: reason} }
+
 // Then sets what a Retry policy does once its attempts are used up. It has no
 // effect on other policies.
 func (p Policy) Then(fallback Policy) Policy {
@@ -65,6 +71,9 @@ func (p Policy) Then(fallback Policy) Policy {
 
 // Validate reports a policy that cannot work.
 func (p Policy) Validate() error {
+	if p.invalid != "" {
+		return errors.New(p.invalid)
+	}
 	switch p.mode {
 	case modeRetry:
 		if p.attempts < 1 {

@@ -85,24 +85,19 @@ func (r Rejected) RawBytes() ([]byte, error) {
 // few. At a crash a dead letter synced whose item was not yet settled is
 // written again when the item comes again.
 //
-// A nil w or an invalid option (MaxRaw(0)) cannot be reported before the
-// run, as a stage.Policy carries no error: the first dead letter fails
-// the run with an error naming it.
+// A nil w or an invalid option (MaxRaw(0)) makes the policy invalid: a
+// pipeline using it reports why (code 2) before anything runs.
 //
 //	rejects, _ := os.Create("rejects.jsonl")
 //	defer rejects.Close()
 //	p := pipeline.New(src, pipeline.OnError(textsink.DeadLetters(rejects)))
 func DeadLetters(w io.Writer, opts ...DeadLetterOption) stage.Policy {
 	cfg := collectDeadLetter(opts)
-	var invalid error
 	switch {
 	case w == nil:
-		invalid = errors.New("textsink.DeadLetters: nil writer")
+		return stage.InvalidPolicy("textsink.DeadLetters: nil writer")
 	case cfg.maxRaw <= 0:
-		invalid = fmt.Errorf("textsink.DeadLetters: MaxRaw must be positive, got %d", cfg.maxRaw)
-	}
-	if invalid != nil {
-		return stage.DeadLetter(func(context.Context, stage.DeadLetterItem) error { return invalid })
+		return stage.InvalidPolicy(fmt.Sprintf("textsink.DeadLetters: MaxRaw must be positive, got %d", cfg.maxRaw))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

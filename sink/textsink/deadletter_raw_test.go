@@ -263,8 +263,8 @@ func TestMaxRaw(t *testing.T) {
 	})
 }
 
-// A policy cannot be invalid before the run: DeadLetters that cannot work
-// fails the run at its first dead letter, saying why, and no sooner.
+// DeadLetters that cannot work makes the pipeline invalid, saying why,
+// before anything runs.
 func TestDeadLettersThatCannotWork(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -276,14 +276,14 @@ func TestDeadLettersThatCannotWork(t *testing.T) {
 		{"a nil writer", textsink.DeadLetters(nil), "textsink.DeadLetters: nil writer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ok := pipeline.New(source.Slice([]string{"a"}), pipeline.OnError(c.policy)).
-				Sink(sink.Discard[string]()).Run(context.Background())
-			require.True(t, ok.OK(), "no dead letter, no failure: %s", ok.Message)
-			st := pipeline.New(source.Slice([]string{"a", "b"}), pipeline.OnError(c.policy)).
-				Sink(sink.Func(func(context.Context, string) error { return errBad })).Run(context.Background())
-			assert.Equal(t, pipeline.CodeFailure, st.Code)
-			assert.Contains(t, st.Message, c.want)
-			assert.EqualValues(t, 0, st.Counts.DeadLettered)
+			// Invalid before anything runs, whether an item would fail or not.
+			for _, s := range []sink.Sink{sink.Discard[string](), sink.Func(func(context.Context, string) error { return errBad })} {
+				st := pipeline.New(source.Slice([]string{"a", "b"}), pipeline.OnError(c.policy)).
+					Sink(s).Run(context.Background())
+				assert.Equal(t, pipeline.CodeInvalid, st.Code, st.Message)
+				assert.Contains(t, st.Message, c.want)
+				assert.EqualValues(t, 0, st.Counts.In, "nothing ran")
+			}
 		})
 	}
 }

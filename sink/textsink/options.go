@@ -63,7 +63,7 @@ const DefaultMaxRaw = 64 << 10
 // MaxRaw sets how many bytes of an item's text a dead letter keeps in its
 // Raw (before base64 for bytes that need it); the rest is cut, and the
 // dead letter flagged truncated with the size it had. It is DefaultMaxRaw
-// by default; n must be positive, or the first dead letter fails the run.
+// by default; n must be positive, or the policy is invalid (code 2).
 // A bad line longer than the cap cannot be fed again from its dead letter:
 // to keep every line whole, set it to the source's longest line
 // (textsrc.MaxLineBytes, 16 MiB by default).
