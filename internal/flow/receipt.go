@@ -20,17 +20,35 @@ type Receipt interface {
 	Settle(o Outcome, after time.Duration)
 }
 
-// receiptGroup is a group and the one-element list that holds it, made in
-// one allocation.
-type receiptGroup struct {
+// ReceiptGroup is the group of an item fresh from a source, waiting to
+// tell its receipt how it left the pipeline. A source that pools its
+// receipts embeds one in each, so that WithReceipt costs no allocation:
+// the tag then points into the receipt. A receipt with a ReceiptGroup must
+// not be reused before it has been settled (or abandoned by the run's
+// end).
+type ReceiptGroup struct {
 	g  group
 	gs [1]*group
 }
 
+func (rg *ReceiptGroup) receiptGroup() *ReceiptGroup { return rg }
+
+// groupCarrier is a Receipt that embeds its ReceiptGroup.
+type groupCarrier interface{ receiptGroup() *ReceiptGroup }
+
 // WithReceipt returns the tag of an item fresh from the source (as One)
-// whose receipt is r.
+// whose receipt is r. For a receipt that embeds a ReceiptGroup it
+// allocates nothing, and it returns the same tag however often it is
+// called before the item enters the pipeline: the group is made fresh
+// each time, so call it only before.
 func WithReceipt(r Receipt) Tag {
-	rg := &receiptGroup{}
+	var rg *ReceiptGroup
+	if c, ok := r.(groupCarrier); ok {
+		rg = c.receiptGroup()
+		rg.g = group{} // a pooled receipt's earlier item left its marks
+	} else {
+		rg = &ReceiptGroup{}
+	}
 	rg.g.parent, rg.g.receipt = One(), r
 	rg.g.pending.Store(1)
 	rg.gs[0] = &rg.g
