@@ -158,8 +158,7 @@ func (s *Source[T]) Start(sc *flow.Scope, down any) error {
 	if err != nil {
 		return err
 	}
-	ss := &session[T]{src: s, sc: sc, guard: g, held: map[*receipt]struct{}{},
-		arrived: make(chan *receipt, s.cfg.batch), idle: make(chan struct{})}
+	ss := newSession(s, sc, g)
 	sc.Run.OnEnd(ss.end)
 	sc.Go(ss.fetch)
 	sc.Go(ss.keepAlive)

@@ -29,7 +29,7 @@ type config struct {
 }
 
 func collect(opts []Option) config {
-	c := config{batch: 32, maxWait: time.Second, maxOutage: natsretry.DefaultBound}
+	c := config{batch: 256, maxWait: time.Second, maxOutage: natsretry.DefaultBound}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

@@ -18,82 +18,141 @@ import (
 // session is a Source's state in one run: the consumer it pulls from and
 // the messages it holds, from their arrival until their items settle.
 //
-// Three goroutines share it: fetch pulls messages and hands them to the
-// generator (generate) through arrived; keepAlive reports the held
-// messages in progress. A message is held from the moment it arrives, so
-// that a message waiting in arrived is kept from redelivery as much as one
-// in a stage.
+// Three goroutines share it, and the message handler of nats.go's Consume:
+// the handler holds each message the moment it arrives, so that keepAlive
+// covers it, and hands it to the generator (generate) through hand; fetch
+// runs the Consume, watches for outages and (UntilEmpty) for the end of
+// the queue, and stops it; keepAlive reports the held messages in
+// progress.
 type session[T any] struct {
 	src   *Source[T]
 	sc    *flow.Scope
 	guard *flow.Guard[natsjs.Msg]
+	held  held
+	hand  *handoff
 
-	arrived    chan *receipt   // from fetch to generate; closed when fetch stops
 	runCtx     context.Context // the run's, set by fetch before a message arrives
-	maxDeliver int             // the consumer's MaxDeliver; <= 0 for no limit
+	maxDeliver int             // the consumer's MaxDeliver; <= 0 for no limit; set before Consume
 	every      atomic.Int64    // keep-alive interval, once the consumer is bound
 	tally      tally           // what became of the messages
-	idle       chan struct{}   // closed once the generator returned and nothing is held
+
+	// stopped is set, and stop closed, once the source stops pulling: the
+	// handler then keeps what arrives to give back once the pull is over.
+	stopped  atomic.Bool
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	// maybeEmpty (UntilEmpty) says that the consumer may have nothing
+	// left: no message came yet, or the last one said none was pending.
+	// The handler sets it and signals emptyCheck; fetch then asks.
+	maybeEmpty  atomic.Bool
+	emptyCheck  chan struct{}
+	settledSeen uint64                  // fetch's: messages settled at its last check
+	settledAt   time.Time               // when that count last changed
+	pulls       []natsjs.ConsumeContext // fetch's: the run's Consumes, drained
+
+	genDone  atomic.Bool
+	idle     chan struct{} // closed once the generator returned and nothing is held
+	idleOnce sync.Once
 
 	mu        sync.Mutex
-	held      map[*receipt]struct{}
-	genDone   bool       // the generator has returned
 	stopFetch func()     // stops fetch's pulling; nil until fetch starts
-	fetchDone bool       // arrived is closed
-	failed    []*receipt // of failed items, to give back once fetch is done
-	closed    bool       // idle is closed
+	fetchDone bool       // the hand-off is closed and the pull over
+	back      []*receipt // held, to give back once the pull is over
+	failed    []*receipt // of failed items, to give back once the pull is over
 }
 
-// generate emits the items of the messages fetch hands over, until fetch
-// stops (a drain, UntilEmpty, or a hard stop), the generator's context is
-// done, or yield says the run stops. It never waits for fetch: a failure
-// downstream makes yield say false, and the run's context is cancelled,
-// which stops fetch, only once the generator has returned. What is left
-// in arrived is given back by whichever of the two ends last.
+func newSession[T any](s *Source[T], sc *flow.Scope, g *flow.Guard[natsjs.Msg]) *session[T] {
+	ss := &session[T]{src: s, sc: sc, guard: g, hand: newHandoff(s.cfg.batch),
+		stop: make(chan struct{}), emptyCheck: make(chan struct{}, 1), idle: make(chan struct{})}
+	ss.held.owner, ss.held.tally = ss, &ss.tally
+	ss.maybeEmpty.Store(true)
+	return ss
+}
+
+// generate emits the items of the messages the handler hands over, a
+// batch at a time, until fetch stops (a drain, UntilEmpty, or a hard
+// stop), the generator's context is done, or yield says the run stops. It
+// never waits for fetch: a failure downstream makes yield say false, and
+// the run's context is cancelled, which stops fetch, only once the
+// generator has returned. What is left in the hand-off is given back by
+// whichever of the two ends last.
 func (ss *session[T]) generate(ctx context.Context, yield func(T, source.Receipt) bool) error {
 	defer ss.generated()
 	decode := func(_ context.Context, m natsjs.Msg) (T, error) { return ss.src.decode(m) }
 	var n int64 // messages decoded so far, for labels
+	var batch []*receipt
 	for {
-		var r *receipt
-		var ok bool
-		select {
-		case r, ok = <-ss.arrived:
-		case <-ctx.Done():
-		}
-		if !ok {
+		if batch = ss.hand.take(ctx, batch); batch == nil {
 			return nil
 		}
-		v, ok, err := flow.Call(ctx, ss.guard, n, r.msg, flow.WithReceipt(r), decode)
-		n++
-		if !ok {
-			// The decoder failed: the message counts as emitted, and is
-			// settled as the policy says (or abandoned if the run stops).
-			ss.sc.Run.Counts.In.Add(1)
-			if err != nil {
-				return err
+		for i, r := range batch {
+			v, ok, err := flow.Call(ctx, ss.guard, n, r.msg, flow.WithReceipt(r), decode)
+			n++
+			if !ok {
+				// The decoder failed: the message counts as emitted, and is
+				// settled as the policy says (or abandoned if the run stops).
+				ss.sc.Run.Counts.In.Add(1)
+				if err != nil {
+					ss.hand.putBack(batch[i+1:])
+					return err
+				}
+				continue
 			}
-			continue
-		}
-		if !yield(v, r) {
-			return nil
+			if !yield(v, r) {
+				ss.hand.putBack(batch[i+1:])
+				return nil
+			}
 		}
 	}
 }
 
 // generated records that the generator has returned, which stops fetch,
-// and gives back what arrived holds if fetch has stopped already.
+// and gives back what the hand-off holds if fetch has stopped already.
 func (ss *session[T]) generated() {
 	ss.mu.Lock()
-	ss.genDone = true
+	ss.genDone.Store(true)
 	if ss.stopFetch != nil {
 		ss.stopFetch()
 	}
 	last := ss.fetchDone
-	ss.idleLocked()
 	ss.mu.Unlock()
+	if ss.held.n.Load() == 0 {
+		ss.closeIdle()
+	}
 	if last {
-		ss.giveBackArrived()
+		ss.giveBackAll(ss.hand.empty())
+	}
+}
+
+// onGenerated calls stop when the generator returns, or now if it has.
+func (ss *session[T]) onGenerated(stop func()) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.genDone.Load() {
+		stop()
+		return
+	}
+	ss.stopFetch = stop
+}
+
+// fetched closes the hand-off, once the pull is over, and gives back what
+// arrived after the stop, the messages of failed items, and what the
+// hand-off holds if the generator has returned already.
+func (ss *session[T]) fetched() {
+	ss.hand.close()
+	ss.mu.Lock()
+	ss.fetchDone = true
+	last := ss.genDone.Load()
+	back, failed := ss.back, ss.failed
+	ss.back, ss.failed = nil, nil
+	ss.mu.Unlock()
+	ss.giveBackAll(back)
+	for _, r := range failed {
+		r.giveBack() // taken by Settle
+	}
+	if last {
+		ss.giveBackAll(ss.hand.empty())
 	}
 }
 
@@ -110,35 +169,6 @@ func (ss *session[T]) sendAgain(err error, send func() error) error {
 	return ss.retry(ss.runCtx, func(context.Context) error { return send() })
 }
 
-// onGenerated calls stop when the generator returns, or now if it has.
-func (ss *session[T]) onGenerated(stop func()) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.genDone {
-		stop()
-		return
-	}
-	ss.stopFetch = stop
-}
-
-// fetched closes arrived, gives back the messages of failed items, and
-// what arrived holds if the generator has returned already.
-func (ss *session[T]) fetched() {
-	close(ss.arrived)
-	ss.mu.Lock()
-	ss.fetchDone = true
-	last := ss.genDone
-	failed := ss.failed
-	ss.failed = nil
-	ss.mu.Unlock()
-	for _, r := range failed {
-		r.giveBack()
-	}
-	if last {
-		ss.giveBackArrived()
-	}
-}
-
 // giveBackLater keeps the message of a failed item, which stops the run,
 // until fetch has stopped pulling.
 func (ss *session[T]) giveBackLater(r *receipt) bool {
@@ -151,44 +181,38 @@ func (ss *session[T]) giveBackLater(r *receipt) bool {
 	return true
 }
 
-// giveBackArrived gives back each message left in arrived, once both its
-// ends have stopped.
-func (ss *session[T]) giveBackArrived() {
-	for r := range ss.arrived {
+// keepBack keeps r, held, to give back once the pull is over: it arrived
+// after the source stopped. After that, it gives it back at once.
+func (ss *session[T]) keepBack(r *receipt) {
+	ss.mu.Lock()
+	if !ss.fetchDone {
+		ss.back = append(ss.back, r)
+		ss.mu.Unlock()
+		return
+	}
+	ss.mu.Unlock()
+	if r.take() {
 		r.giveBack()
 	}
 }
 
-// hold records m as held until its item settles.
-func (ss *session[T]) hold(m natsjs.Msg) *receipt {
-	r := &receipt{msg: m, n: 1, owner: ss, tally: &ss.tally, since: time.Now()}
-	if md, err := m.Metadata(); err == nil {
-		r.n = int(md.NumDelivered)
-		r.last = ss.maxDeliver > 0 && r.n >= ss.maxDeliver
-		if r.n > 1 {
-			ss.tally.redelivered.Add(1)
+// giveBackAll gives back the messages of rs, held.
+func (ss *session[T]) giveBackAll(rs []*receipt) {
+	for _, r := range rs {
+		if r.take() {
+			r.giveBack()
 		}
 	}
-	ss.mu.Lock()
-	ss.held[r] = struct{}{}
-	ss.mu.Unlock()
-	return r
 }
 
-// release forgets r, whose item has settled.
-func (ss *session[T]) release(r *receipt) {
-	ss.mu.Lock()
-	delete(ss.held, r)
-	ss.idleLocked()
-	ss.mu.Unlock()
-}
-
-func (ss *session[T]) idleLocked() {
-	if ss.genDone && len(ss.held) == 0 && !ss.closed {
-		ss.closed = true
-		close(ss.idle)
+// released forgets r, whose message has been settled.
+func (ss *session[T]) released(r *receipt) {
+	if ss.held.release(r) && ss.genDone.Load() {
+		ss.closeIdle()
 	}
 }
+
+func (ss *session[T]) closeIdle() { ss.idleOnce.Do(func() { close(ss.idle) }) }
 
 // keepAlive reports the held messages in progress, so that the server does
 // not deliver them to another worker while this one still works on them,
@@ -210,23 +234,13 @@ func (ss *session[T]) keepAlive(ctx context.Context) error {
 			continue
 		}
 		t.Reset(every)
-		for _, r := range ss.heldSince(time.Now().Add(-every)) {
-			_ = r.msg.InProgress() // fails only if the item has just settled, or the connection is gone
-		}
+		before := time.Now().Add(-every).UnixNano()
+		ss.held.each(func(r *receipt) {
+			if r.since < before {
+				_ = r.msg.InProgress() // fails only if the item has just settled, or the connection is gone
+			}
+		})
 	}
-}
-
-// heldSince returns the messages held since before t.
-func (ss *session[T]) heldSince(t time.Time) []*receipt {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	var rs []*receipt
-	for r := range ss.held {
-		if r.since.Before(t) {
-			rs = append(rs, r)
-		}
-	}
-	return rs
 }
 
 // flushTimeout bounds the wait for the server to confirm that it got the
@@ -239,13 +253,13 @@ var errNotConnected = errors.New("not connected")
 // worker gets it at once, flushes the acknowledgements to the server, and
 // logs what became of the run's messages.
 func (ss *session[T]) end(error) {
-	ss.mu.Lock()
-	held := make([]*receipt, 0, len(ss.held))
-	for r := range ss.held {
-		held = append(held, r)
-	}
-	ss.mu.Unlock()
-	for _, r := range held {
+	var left []*receipt
+	ss.held.each(func(r *receipt) {
+		if r.take() {
+			left = append(left, r)
+		}
+	})
+	for _, r := range left {
 		r.giveBack()
 		ss.tally.abandoned.Add(1)
 	}
