@@ -46,18 +46,18 @@
 // its buffers or in a slow handler, are kept from redelivery with
 // InProgress.
 //
-// A drain (the first signal) stops the pulling: the pull in progress runs
-// its course, MaxWait at most, so that nothing the server sends it is
-// lost, and what it brings is given back once it has ended. Run returns
-// within MaxWait + 1s of the drain once the items already taken are done.
+// A drain (the first signal), or the end of the queue, stops the pulling
+// at once: the source drains its pull (nats.go's ConsumeContext.Drain: the
+// client unsubscribes, and the server drops a pull request no one listens
+// to), lets in what the server had sent it already, and gives that back
+// once the pull has closed, 500ms after the stop at most. Run returns once
+// the items already taken are done.
 //
 // A hard stop (a cancelled context, the second signal) or a failure that
-// stops the run ends the pull in progress once no message has come for
-// 20ms, 200ms after the stop at most, whatever MaxWait, and gives back at
-// once what the run holds: Run returns within 1s. The wait lets in what
-// the server has sent to the pull already; a message it sends in the last
-// moment, before it learns that no one listens, counts as delivered and
-// comes back only after AckWait.
+// stops the run stops the pulling the same way, and gives back at once
+// what the run holds: Run returns within 1s. A message the server sends in
+// the last moment, before it learns that no one listens, counts as
+// delivered and comes back only after AckWait.
 //
 // Any message the server sends counts as a delivery, whoever reads it: a
 // delivery that reaches the pull of a stopping run (a requeued message
@@ -147,9 +147,9 @@ func (s *Source[T]) Err() error {
 	return &flow.BuildError{Stage: s.name, Reason: s.invalid}
 }
 
-// Start registers the run's goroutines: the one that fetches, the one that
-// emits, and the one that keeps held messages from redelivery. It is called by the
-// pipeline.
+// Start registers the run's goroutines: the one that pulls, the one that
+// emits, and the one that keeps held messages from redelivery. It is
+// called by the pipeline.
 func (s *Source[T]) Start(sc *flow.Scope, down any) error {
 	if s.invalid != "" {
 		return sc.Invalid(s.invalid)

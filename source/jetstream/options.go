@@ -38,10 +38,16 @@ func collect(opts []Option) config {
 	return c
 }
 
-// FetchBatch sets how many messages one pull asks for: 32 by default. Each
-// is held, and kept from redelivery, from the moment it arrives, so a large
-// batch of slow items keeps them from other workers for longer. The
-// consumer's MaxAckPending bounds what all workers hold together.
+// FetchBatch sets how many messages the source asks the server for ahead
+// of the pipeline: 256 by default. The source keeps a pull open (nats.go's
+// Consume with PullMaxMessages(n)), renewed when half of it has arrived,
+// and holds each message, kept from redelivery, from the moment it
+// reaches the source. The hand-off to the pipeline holds n messages at
+// most: beyond it, the source waits, and up to n more wait in the client,
+// not yet held (a stall of the pipeline longer than the consumer's AckWait
+// lets the server deliver those again). So a run holds about 2n messages
+// at most beyond those in its stages, whatever the consumer's
+// MaxAckPending, which bounds what all workers hold together.
 func FetchBatch(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 1 {
@@ -51,11 +57,11 @@ func FetchBatch(n int) Option {
 	})
 }
 
-// MaxWait sets how long one pull waits for its batch to fill: 1s by
-// default. Messages are emitted as they arrive, not when the batch is
-// full; MaxWait bounds how long a drain waits for the pull it interrupts.
-// A hard stop does not wait for it: it ends the pull once quiet for
-// 20ms, within 200ms.
+// MaxWait sets how long one pull request waits at the server before the
+// client renews it (nats.go's PullExpiry, 1s at least): 1s by default. It
+// no longer bounds a stop: a stop ends the pull at once (see the package
+// doc). A pull request lost in transit is made again after two missed
+// heartbeats, a heartbeat every half of it, 1s at most.
 func MaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < time.Millisecond {
@@ -94,12 +100,19 @@ func KeepAlive(d time.Duration) Option {
 }
 
 // UntilEmpty makes the source end, and the run finish once its items have
-// left, when a pull finds nothing and the consumer has no message left to
-// deliver to anyone, nor delivered and unacknowledged other than those this
-// run holds: a batch job over a work queue. A message that another worker
-// held when it died counts as unacknowledged until the server delivers it
-// again (after AckWait), so the run waits for it. By default the source
-// runs until the run is drained or stopped.
+// left, when the consumer has nothing left to deliver to anyone, nor
+// delivered and unacknowledged: a batch job over a work queue. A message
+// whose metadata says that none is pending behind it makes the source ask
+// the server at once, then every 10ms while no message says otherwise; a
+// single worker's run so ends within about 10ms of the server getting its
+// last acknowledgement. The messages this run holds count as
+// unacknowledged, so that one whose acknowledgement an outage lost comes
+// back to this run, unless their items have not settled for 200ms (a
+// stage that waits for the source's end): then the source ends once what
+// is unacknowledged is at most what it holds. A message that another
+// worker held when it died counts as unacknowledged until the server
+// delivers it again (after AckWait), so the run waits for it. By default
+// the source runs until the run is drained or stopped.
 func UntilEmpty() Option {
 	return optionFunc(func(c *config) { c.untilEmpty = true })
 }

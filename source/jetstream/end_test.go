@@ -1,0 +1,37 @@
+package jetstream_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/conveyor-go/conveyor/pipeline"
+	"github.com/conveyor-go/conveyor/sink"
+	"github.com/conveyor-go/conveyor/source/jetstream"
+)
+
+func TestASingleWorkerBatchJobEndsSoonAfterItsLastItemIsDone(t *testing.T) {
+	// The last messages say that none is pending behind them: the source
+	// asks the server at once, and every 10ms, whether the consumer is
+	// empty, instead of waiting out a pull (MaxWait, 1s by default).
+	const n = 1000
+	q := newQueue(t, natsjs.ConsumerConfig{}, ints(n)...)
+	var last atomic.Int64
+	status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty())).
+		Sink(sink.Func(func(context.Context, int) error {
+			last.Store(time.Now().UnixNano())
+			return nil
+		})).Run(testCtx(t))
+	took := time.Since(time.Unix(0, last.Load()))
+
+	require.True(t, status.OK(), status.String())
+	assert.Equal(t, int64(n), status.Counts.Done)
+	t.Logf("Run returned %v after the last item was done", took)
+	assert.Less(t, took, 500*time.Millisecond, "the run ends soon after its last item (measured: tens of ms)")
+	q.empties(t)
+}
