@@ -35,3 +35,24 @@ func TestASingleWorkerBatchJobEndsSoonAfterItsLastItemIsDone(t *testing.T) {
 	assert.Less(t, took, 500*time.Millisecond, "the run ends soon after its last item (measured: tens of ms)")
 	q.empties(t)
 }
+
+func TestABatchJobWhoseItemsWaitForTheSourcesEndStillEnds(t *testing.T) {
+	// A batch of 100 never fills with 10 jobs: it is written only when the
+	// source ends. The source stops waiting for the items of the messages
+	// it holds once they have not settled for 200ms.
+	const n = 10
+	q := newQueue(t, natsjs.ConsumerConfig{}, ints(n)...)
+	var got []int
+	start := time.Now()
+	status := pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty())).
+		Batch(100).
+		Sink(sink.Func(func(_ context.Context, b []int) error { got = append(got, b...); return nil })).
+		Run(testCtx(t))
+	took := time.Since(start)
+
+	require.True(t, status.OK(), status.String())
+	assert.ElementsMatch(t, ints(n), toAny(got))
+	t.Logf("Run returned after %v", took)
+	assert.Less(t, took, 5*time.Second, "the 200ms stall, not a deadlock")
+	q.empties(t)
+}
