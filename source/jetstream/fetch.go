@@ -90,13 +90,12 @@ func (ss *session[T]) consume(stopping context.Context, cons natsjs.Consumer) (d
 		case <-stopping.Done():
 			return true, nil
 		case <-lost:
-			// Consume pulls again once the connection is back: wait for it
-			// (MaxOutage at most), and learn whether the consumer is still
-			// there.
-			if err := ss.await(stopping, cons); err != nil {
-				return stopping.Err() != nil, err
-			}
-			continue
+			// Wait for the connection and for JetStream (MaxOutage at
+			// most), learning whether the consumer is still there, then
+			// pull anew: Consume pulls again as soon as it reconnects, and
+			// a pull that reaches JetStream before it is ready is lost,
+			// made again only after two missed heartbeats.
+			return stopping.Err() != nil, ss.await(stopping, cons)
 		case err := <-errs:
 			if restart, err := ss.pullFailed(stopping, cons, err); err != nil || restart {
 				return stopping.Err() != nil, err

@@ -16,15 +16,17 @@ type handoff struct {
 	buf      []*receipt
 	limit    int
 	genWaits bool // the generator waits for wake
-	full     bool // the handler waits for room
 	closed   bool // nothing more comes
 	wake     chan struct{}
-	room     chan struct{}
+	// room, while a handler waits for room, is closed by the next take: it
+	// wakes every handler that waits (two, while a Consume closes as the
+	// next one opens).
+	room chan struct{}
 }
 
 func newHandoff(limit int) *handoff {
 	return &handoff{limit: limit, buf: make([]*receipt, 0, limit),
-		wake: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1)}
 }
 
 // put hands r over, waiting while the hand-off is full. It returns false,
@@ -32,10 +34,13 @@ func newHandoff(limit int) *handoff {
 func (h *handoff) put(r *receipt, stop <-chan struct{}) bool {
 	h.mu.Lock()
 	for len(h.buf) >= h.limit {
-		h.full = true
+		if h.room == nil {
+			h.room = make(chan struct{})
+		}
+		room := h.room
 		h.mu.Unlock()
 		select {
-		case <-h.room:
+		case <-room:
 		case <-stop:
 			return false
 		}
@@ -61,12 +66,11 @@ func (h *handoff) take(ctx context.Context, spare []*receipt) []*receipt {
 		if len(h.buf) > 0 {
 			got := h.buf
 			h.buf = spare[:0]
-			full := h.full
-			h.full = false
-			h.mu.Unlock()
-			if full {
-				signal(h.room)
+			if h.room != nil {
+				close(h.room)
+				h.room = nil
 			}
+			h.mu.Unlock()
 			return got
 		}
 		if h.closed {

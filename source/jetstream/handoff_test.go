@@ -63,3 +63,27 @@ func TestHoldingAndSettlingCostsNoAllocationOnceTheSlabsGoRound(t *testing.T) {
 	t.Logf("%.4f allocations per message", allocs)
 	assert.Less(t, allocs, 0.01)
 }
+
+func TestEveryHandlerWaitingForRoomGoesOn(t *testing.T) {
+	// Two handlers wait while a Consume closes as the next one opens: one
+	// take must not wake only one of them, or the other waits for ever
+	// while the generator waits for what it holds.
+	h := newHandoff(1)
+	rs := make([]receipt, 3)
+	stop := make(chan struct{})
+	require.True(t, h.put(&rs[0], stop))
+	put := make(chan bool, 2)
+	go func() { put <- h.put(&rs[1], stop) }()
+	go func() { put <- h.put(&rs[2], stop) }()
+	time.Sleep(50 * time.Millisecond) // both wait, most likely: else the test passes without telling
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var got []*receipt
+	for len(got) < 3 {
+		rs := h.take(ctx, nil)
+		require.NotNil(t, rs, "a handler still waits for room, holding its message")
+		got = append(got, rs...)
+	}
+	assert.True(t, <-put)
+	assert.True(t, <-put)
+}
