@@ -161,7 +161,7 @@ func (ss *session[T]) markStopped() {
 // unsubscribes, waits for the server to confirm (a round trip), and hands
 // to the handler what the server had sent. While the connection is down,
 // the confirmation does not come: the stop does not wait for it.
-const closeWait = 500 * time.Millisecond
+const closeWait = 300 * time.Millisecond
 
 // endPull ends cc with Drain: the client unsubscribes, and the server drops
 // the pull request that no one listens to any more; what it sent before

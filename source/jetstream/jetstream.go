@@ -50,7 +50,7 @@
 // at once: the source drains its pull (nats.go's ConsumeContext.Drain: the
 // client unsubscribes, and the server drops a pull request no one listens
 // to), lets in what the server had sent it already, and gives that back
-// once the pull has closed, 500ms after the stop at most (a round trip to
+// once the pull has closed, 300ms after the stop at most (a round trip to
 // the server: about 1ms here). Run returns once the items already taken
 // are done, whatever MaxWait (2ms after the drain measured, with nothing
 // left to do).
