@@ -55,8 +55,12 @@ func pullOptions(c config, onErr func(natsjs.ConsumeContext, error)) []natsjs.Pu
 }
 
 // emptyEvery is how often, while the consumer may be empty (UntilEmpty),
-// fetch asks the server whether it is.
-const emptyEvery = 10 * time.Millisecond
+// fetch asks the server whether it is; quietEvery how often it looks
+// whether messages still come, when the last said more were pending.
+const (
+	emptyEvery = 10 * time.Millisecond
+	quietEvery = 100 * time.Millisecond
+)
 
 // consume runs one Consume until the source stops or the consumer is
 // empty (done), a failure, or a pull that no one answered: then, once the
@@ -82,6 +86,7 @@ func (ss *session[T]) consume(stopping context.Context, cons natsjs.Consumer) (d
 	// UntilEmpty: no message yet, so the consumer may be empty: ask at
 	// once, then every emptyEvery while it may be.
 	var check <-chan time.Time
+	seen := ss.held.total.Load() - 1 // messages seen at the last look: none yet
 	if ss.src.cfg.untilEmpty {
 		check = time.After(0)
 	}
@@ -104,14 +109,24 @@ func (ss *session[T]) consume(stopping context.Context, cons natsjs.Consumer) (d
 		case <-ss.emptyCheck:
 		case <-check:
 		}
-		if !ss.maybeEmpty.Load() {
-			continue // a message since said more were pending: the next with none pending signals
+		// A message since said more were pending: ask only once none has
+		// come for quietEvery. The last message to arrive may not be the
+		// last the server sent (a closing Consume's handler may hand over
+		// an older one after a newer one's).
+		if total := ss.held.total.Load(); !ss.maybeEmpty.Load() && total != seen {
+			seen = total
+			check = time.After(quietEvery)
+			continue
 		}
 		empty, err := ss.isEmpty(stopping, cons)
 		if err != nil || empty {
 			return true, err
 		}
-		check = time.After(emptyEvery)
+		if ss.maybeEmpty.Load() {
+			check = time.After(emptyEvery)
+		} else {
+			check = time.After(quietEvery)
+		}
 	}
 }
 
