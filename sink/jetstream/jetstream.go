@@ -212,23 +212,29 @@ func (s *Sink[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &port[T]{s: s, g: g, fatal: fatal, done: sc.Run.Tally(flow.Done), inflight: make(chan publish[T], s.pending), confirmed: make(chan struct{})}
+	p := &port[T]{s: s, g: g, fatal: fatal, done: sc.Run.Tally(flow.Done), h: newHandoff[T](s.pending),
+		epoch: time.Now(), confirmed: make(chan struct{})}
+	p.build = p.message
 	sc.Go(p.confirm)
 	return flow.Metered[T](sc, p), nil
 }
 
-// message builds the message of item v.
+// message builds the message of item v. Its Nats-Msg-Id value shares the
+// message's allocation; without MsgID, it has no header at all.
 func (s *Sink[T]) message(v T) (*nats.Msg, error) {
 	data, err := s.encode(v)
 	if err != nil {
 		return nil, fmt.Errorf("encoding: %w", err)
 	}
-	m := nats.NewMsg(s.subject(v))
-	m.Data = data
-	if s.msgID != nil {
-		m.Header.Set(natsjs.MsgIDHeader, s.msgID(v))
+	if s.msgID == nil {
+		return &nats.Msg{Subject: s.subject(v), Data: data}, nil
 	}
-	return m, nil
+	m := &struct {
+		msg nats.Msg
+		id  [1]string
+	}{msg: nats.Msg{Subject: s.subject(v), Data: data, Header: make(nats.Header, 1)}, id: [1]string{s.msgID(v)}}
+	m.msg.Header[natsjs.MsgIDHeader] = m.id[:]
+	return &m.msg, nil
 }
 
 func encodeJSON[T any](v T) ([]byte, error) { return json.Marshal(v) }
