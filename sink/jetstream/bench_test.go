@@ -1,3 +1,5 @@
+//go:build unix
+
 package jetstream_test
 
 import (
@@ -5,6 +7,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,10 +53,10 @@ func benchMsgID(r benchResult) string { return "bench/" + strconv.Itoa(r.JobID) 
 // turn, at most benchPending in flight; the sink variants are a pipeline
 // from a source to sink/jetstream (MsgID, MaxPending(benchPending)), with
 // the items pushed one at a time (a generator, as source/jetstream yields
-// them) or in runs (a slice). ns/op and allocs/item are per item; allocs
-// count the whole process, the embedded server's included, so the
-// difference between a sink variant and handwritten is the pipeline's and
-// the sink's own.
+// them) or in runs (a slice). ns/op, allocs/item and cpu-ns/item are per
+// item; allocations and CPU time count the whole process, the embedded
+// server's included, so the difference between a sink variant and
+// handwritten is the pipeline's and the sink's own.
 //
 // To interleave the variants, run the test binary several times with
 // -test.count 1:
@@ -163,11 +166,21 @@ func benchmarkPublish(b *testing.B, publish func(context.Context, natsjs.JetStre
 	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime(b)
 	require.NoError(b, publish(ctx, js, vs))
 	b.StopTimer()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime(b)-cpu
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/item")
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/item")
+}
+
+// cpuTime returns the CPU time the process has spent, user and system, in
+// nanoseconds: the server's, the client's and the sink's, less sensitive
+// than the time taken to the other processes of a shared machine.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
