@@ -135,10 +135,11 @@ func MsgID[T any](f func(T) string) Option[T] {
 }
 
 // MaxPending sets how many publishes may await the server's confirmation:
-// 256 by default. When they are all awaited, the sink waits for the oldest,
-// which holds the stages before it back. Keep it below the JetStream
-// context's own limit (natsjs.WithPublishAsyncMaxPending, 4000 by default),
-// past which a publish stalls and fails.
+// 256 by default. When they are all awaited, the sink waits, before it
+// publishes the next item, until the oldest are settled, which holds the
+// stages before it back. Keep it below the JetStream context's own limit
+// (natsjs.WithPublishAsyncMaxPending, 4000 by default), past which a
+// publish stalls and fails.
 func MaxPending[T any](n int) Option[T] {
 	return optionFunc[T](func(s *Sink[T]) {
 		if n < 1 {
@@ -149,7 +150,11 @@ func MaxPending[T any](n int) Option[T] {
 }
 
 // AckTimeout sets how long a publish may wait for the server's
-// confirmation before it counts as failed: 10s by default.
+// confirmation before it counts as failed: 10s by default. It runs from
+// the publish, never earlier; for the items of a run (a source that emits
+// several at once, such as source.Slice), from the end of the run's
+// publishes, 64 at most: about 0.1 ms later for items of 100 bytes of
+// JSON (BenchmarkPublish), more with a slow Encoder.
 func AckTimeout[T any](d time.Duration) Option[T] {
 	return optionFunc[T](func(s *Sink[T]) {
 		if d <= 0 {
