@@ -49,11 +49,12 @@ func (p *port[T]) confirm(ctx context.Context) error {
 				p.h.release(settled)
 				settled = 0
 				err = p.await(ctx, pub, timer, poll)
-				if ctx.Err() != nil {
-					p.settleConfirmed(batch[i:])
-					p.settleConfirmed(p.h.drain(nil))
-					return ctx.Err()
-				}
+			}
+			if err != nil && ctx.Err() != nil {
+				// Stopped: what is confirmed is done, the rest abandoned.
+				p.settleConfirmed(batch[i:])
+				p.settleConfirmed(p.h.drain(nil))
+				return ctx.Err()
 			}
 			if err != nil {
 				p.h.release(settled)
