@@ -135,10 +135,11 @@ func MsgID[T any](f func(T) string) Option[T] {
 }
 
 // MaxPending sets how many publishes may await the server's confirmation:
-// 256 by default. When they are all awaited, the sink waits for the oldest,
-// which holds the stages before it back. Keep it below the JetStream
-// context's own limit (natsjs.WithPublishAsyncMaxPending, 4000 by default),
-// past which a publish stalls and fails.
+// 256 by default. When they are all awaited, the sink waits, before it
+// publishes the next item, until the oldest are settled, which holds the
+// stages before it back. Keep it below the JetStream context's own limit
+// (natsjs.WithPublishAsyncMaxPending, 4000 by default), past which a
+// publish stalls and fails.
 func MaxPending[T any](n int) Option[T] {
 	return optionFunc[T](func(s *Sink[T]) {
 		if n < 1 {
@@ -149,7 +150,11 @@ func MaxPending[T any](n int) Option[T] {
 }
 
 // AckTimeout sets how long a publish may wait for the server's
-// confirmation before it counts as failed: 10s by default.
+// confirmation before it counts as failed: 10s by default. It runs from
+// the publish, never earlier; for the items of a run (a source that emits
+// several at once, such as source.Slice), from the end of the run's
+// publishes, 64 at most: about 0.1 ms later for items of 100 bytes of
+// JSON (BenchmarkPublish), more with a slow Encoder.
 func AckTimeout[T any](d time.Duration) Option[T] {
 	return optionFunc[T](func(s *Sink[T]) {
 		if d <= 0 {
@@ -212,23 +217,29 @@ func (s *Sink[T]) Attach(sc *flow.Scope) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &port[T]{s: s, g: g, fatal: fatal, done: sc.Run.Tally(flow.Done), inflight: make(chan publish[T], s.pending), confirmed: make(chan struct{})}
+	p := &port[T]{s: s, g: g, fatal: fatal, done: sc.Run.Tally(flow.Done), h: newHandoff[T](s.pending),
+		epoch: time.Now(), confirmed: make(chan struct{})}
+	p.build = p.message
 	sc.Go(p.confirm)
 	return flow.Metered[T](sc, p), nil
 }
 
-// message builds the message of item v.
+// message builds the message of item v. Its Nats-Msg-Id value shares the
+// message's allocation; without MsgID, it has no header at all.
 func (s *Sink[T]) message(v T) (*nats.Msg, error) {
 	data, err := s.encode(v)
 	if err != nil {
 		return nil, fmt.Errorf("encoding: %w", err)
 	}
-	m := nats.NewMsg(s.subject(v))
-	m.Data = data
-	if s.msgID != nil {
-		m.Header.Set(natsjs.MsgIDHeader, s.msgID(v))
+	if s.msgID == nil {
+		return &nats.Msg{Subject: s.subject(v), Data: data}, nil
 	}
-	return m, nil
+	m := &struct {
+		msg nats.Msg
+		id  [1]string
+	}{msg: nats.Msg{Subject: s.subject(v), Data: data, Header: make(nats.Header, 1)}, id: [1]string{s.msgID(v)}}
+	m.msg.Header[natsjs.MsgIDHeader] = m.id[:]
+	return &m.msg, nil
 }
 
 func encodeJSON[T any](v T) ([]byte, error) { return json.Marshal(v) }

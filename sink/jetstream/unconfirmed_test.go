@@ -1,8 +1,10 @@
 package jetstream_test
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,6 +146,48 @@ func TestAckTimeout(t *testing.T) {
 		// One after another, the timeouts would take 20 x 200ms = 4s.
 		assert.Less(t, st.Duration, 10*timeout, "the 20 publishes wait together")
 	})
+	for _, src := range []struct {
+		name string
+		of   func([]item) *source.Of[item]
+	}{{"in runs", source.Slice[item]}, {"one at a time", oneAtATime}} {
+		t.Run("no publish fails before its timeout has run from its own publish, items pushed "+src.name, func(t *testing.T) {
+			e := start(t)
+			e.stream()
+			// Two runs of source.Slice, and below the failure budget's
+			// minimum of 100 items.
+			const n, timeout = 90, 100 * time.Millisecond
+			var mu sync.Mutex
+			published := make([]time.Time, n)
+			failed := make([]time.Time, n)
+			// Every confirmation is lost: each publish fails at its deadline.
+			w := &wrappedJS{JetStream: e.js, lose: func(m *nats.Msg) bool {
+				id, err := strconv.Atoi(m.Header.Get(natsjs.MsgIDHeader))
+				require.NoError(t, err)
+				mu.Lock()
+				published[id] = time.Now()
+				mu.Unlock()
+				return true
+			}}
+			record := stage.DeadLetter(func(_ context.Context, d stage.DeadLetterItem) error {
+				mu.Lock()
+				failed[d.Item.(item).ID] = time.Now()
+				mu.Unlock()
+				return nil
+			})
+
+			st := pipeline.New(src.of(items(n)), pipeline.OnError(record)).
+				Sink(jetstream.New(w, "out.x", byID, jetstream.AckTimeout[item](timeout))).Run(t.Context())
+
+			require.True(t, st.OK(), st.Message)
+			assert.Equal(t, int64(n), st.Counts.DeadLettered)
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range n {
+				assert.GreaterOrEqual(t, failed[i].Sub(published[i]), timeout, "item %d", i)
+			}
+		})
+	}
+
 	t.Run("fail fast: a publish left unconfirmed fails the run naming the subject", func(t *testing.T) {
 		e := start(t)
 		e.stream()
@@ -217,5 +261,18 @@ func TestAckTimeout(t *testing.T) {
 		require.True(t, st.OK(), st.Message)
 		assert.Equal(t, int64(10), st.Counts.Done)
 		assert.ElementsMatch(t, append(items(10), items(10)[3]), e.storedItems(s))
+	})
+}
+
+// oneAtATime is a source that yields vs one by one: the sink gets each item
+// through Push, not a run through PushRun.
+func oneAtATime(vs []item) *source.Of[item] {
+	return source.Func(func(_ context.Context, yield func(item) bool) error {
+		for _, v := range vs {
+			if !yield(v) {
+				return nil
+			}
+		}
+		return nil
 	})
 }
