@@ -93,9 +93,11 @@ func sbsResultID(r sbsResult) string { return "bench/" + strconv.Itoa(r.JobID) }
 // defaults and with FetchBatch(256)/MaxPending(1024). jobs/s counts to the
 // last result stored; end-ms is how long after it the worker returned (for
 // conveyor, UntilEmpty's end-of-queue detection), and jobs/s-to-end counts
-// to that return, as a batch job's user sees it. allocs/job counts the
-// whole process's, the embedded server's included: compare them between
-// the variants, not to zero.
+// to that return, as a batch job's user sees it. allocs/job, cores and
+// cpu-us/job count the whole process's, the embedded server's included:
+// compare them between the variants, not to zero. cores says how much of
+// the machine the run had (the server and the worker share it): jobs/s
+// follows it on a machine others use too, cpu-us/job much less.
 //
 // Each round (b.N of them, one with -benchtime 1x) runs the whole workload
 // on a server of its own; publishing the jobs (about 20 s for 1M) is
@@ -227,7 +229,7 @@ func (s *sbsServer) awaitResults(ctx context.Context, b *testing.B, n int, faile
 }
 
 func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jetstream.JetStream) error) {
-	var stored, ended time.Duration
+	var stored, ended, cpu time.Duration
 	var mallocs uint64
 	b.StopTimer()
 	for range b.N {
@@ -240,6 +242,7 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		cpu0 := cpuTime()
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)
@@ -258,6 +261,7 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 		})
 		b.StopTimer()
 		stored += time.Since(start)
+		cpu += cpuTime() - cpu0
 		runtime.ReadMemStats(&after)
 		require.NoError(b, <-done)
 		ended += time.Since(start)
@@ -271,4 +275,8 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 	b.ReportMetric(float64(mallocs)/n, "allocs/job")
 	b.ReportMetric(float64((ended-stored).Milliseconds())/float64(b.N), "end-ms")
 	b.ReportMetric(n/ended.Seconds(), "jobs/s-to-end")
+	if cpuTime() >= 0 { // measured on this system
+		b.ReportMetric(cpu.Seconds()/stored.Seconds(), "cores")
+		b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/job")
+	}
 }

@@ -288,7 +288,7 @@ var pairings = []pairing{
 // B/op and allocs/op are per run of the whole workload and are left out.
 var (
 	standard  = []string{"ns/item", "items/s", "allocs/item", "cores"}
-	preferred = []string{"jobs/s", "jobs/s-to-end", "end-ms", "allocs/job", "p50-ms", "p99-ms", "ceiling%", "sleep-us"}
+	preferred = []string{"jobs/s", "jobs/s-to-end", "end-ms", "allocs/job", "cpu-us/job", "p50-ms", "p99-ms", "ceiling%", "sleep-us"}
 	skipped   = []string{"ns/op", "B/op", "allocs/op"}
 )
 
