@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -135,6 +136,31 @@ func TestFormats(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+// TestRenderDistributed reads saved output of the scale-out benchmarks of
+// examples/distributed (five interleaved runs of benchtable -dir
+// ../examples/distributed -bench 'ScaleOut|WorkerProcesses' -benchtime 1x,
+// as -in reads it) and checks their tables: only the columns they report,
+// and each variant's jobs/s, p50-ms and p99-ms as a ratio to its
+// hand-written twin.
+func TestRenderDistributed(t *testing.T) {
+	saved, err := readInput("testdata/distributed.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := parse(bytes.NewReader(saved))
+	if res.runs != 5 {
+		t.Errorf("runs = %d, want 5", res.runs)
+	}
+	var b strings.Builder
+	render(&b, res)
+	out := b.String()
+	for _, want := range distributedTable {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q; it is:\n%s", want, out)
 		}
 	}
 }
