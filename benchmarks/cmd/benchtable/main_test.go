@@ -164,3 +164,22 @@ func TestRenderDistributed(t *testing.T) {
 		}
 	}
 }
+
+// distributedTable is lines of the tables of testdata/distributed.txt.
+var distributedTable = []string{
+	"Medians of 5 runs on Oxide Virtual Turin-like Processor",
+	// No ns/item, items/s or allocs/item: they report none; cores, then
+	// their own units in the preferred order, then the ratio.
+	"| variant | cores | jobs/s | jobs/s-to-end | end-ms | allocs/job | cpu-us/job | jobs/s / handwritten |",
+	"| jobs=50k/handwritten | 0.89 | 30,768 | 30,767 | 0.00 | 79.1 | 31.0 |  |",
+	"| jobs=50k/conveyor-fetch256-pending1024 | 1.47 | 41,152 | 16,619 | 1,794 | 86.7 | 35.5 | 1.34x |",
+	"| jobs=1M/conveyor | 1.27 | 27,014 | 26,372 | 900 | 90.1 | 46.9 | 0.89x |",
+	// The twin is the hand-written worker with as many processes.
+	"| procs=2/conveyor | 23,202 | 0.60x |",
+	"| procs=4/conveyor | 29,876 | 0.99x |",
+	"| variant | p50-ms | p99-ms | p50-ms / handwritten | p99-ms / handwritten |",
+	"| conveyor | 0.33 | 2.86 | 1.07x | 0.87x |",
+	// No twin: no ratio column.
+	"| variant | ns/item | items/s | ceiling% | sleep-us |",
+	"| procs=4 | 71,950 | 13.9k | 95.1 | 2,019 |",
+}
