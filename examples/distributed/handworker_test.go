@@ -27,13 +27,16 @@ type handPending struct {
 // with PullMaxMessages(500), each job decoded, transformed and published
 // with PublishMsgAsync and a Nats-Msg-Id, and its job acknowledged, by a
 // second goroutine, once the result's PubAck has come. It returns once it
-// has acknowledged want jobs, or at the first error, or when ctx is done.
+// has acknowledged want jobs, or at the first error, or when ctx is done:
+// with want 0 it runs until then (a worker process, stopped by a signal),
+// and returns nil.
 func runHandWorker(ctx context.Context, js jetstream.JetStream, want int) error {
 	cons, err := js.Consumer(ctx, sbsJobsStream, sbsConsumer)
 	if err != nil {
 		return err
 	}
 	pending := make(chan handPending, handInFlight)
+	stopped := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -104,7 +107,7 @@ func runHandWorker(ctx context.Context, js jetstream.JetStream, want int) error 
 	cc.Stop()
 	<-cc.Closed()
 	wg.Wait()
-	if acked.Load() == int64(want) {
+	if acked.Load() == int64(want) || want == 0 && stopped.Err() != nil && context.Cause(ctx) == context.Cause(stopped) {
 		return nil
 	}
 	return context.Cause(ctx)

@@ -22,12 +22,15 @@ const (
 )
 
 // TestMain runs the worker when the tests start their own binary as a
-// worker process (testSpawner), and otherwise the tests, failing the
+// worker process (testSpawner, sbsSpawner), and otherwise the tests, failing the
 // package if one leaves a goroutine running (the embedded server's
 // included).
 func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) == "1" {
 		os.Exit(workerFromEnv())
+	}
+	if kind := os.Getenv(sbsWorkerEnv); kind != "" {
+		os.Exit(sbsWorkerFromEnv(kind))
 	}
 	goleak.VerifyTestMain(m)
 }

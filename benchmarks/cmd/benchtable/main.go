@@ -1,18 +1,29 @@
 // Command benchtable runs the benchmark suite and prints one markdown table
 // per workload: the median over -count runs of each variant's ns/item,
-// items/s, allocs/item and cores, its ns/item as a multiple of the
-// hand-written buffered-64 pipeline's and of the loop's, the workload's own
-// metrics (eff%, ceiling%, ...) and, for variants run ordered and
-// unordered or with and without metrics, what ordering and metrics cost.
+// items/s, allocs/item and cores (those it reports), its ns/item as a
+// multiple of the hand-written buffered-64 pipeline's and of the loop's,
+// the workload's own metrics (eff%, ceiling%, jobs/s, p50-ms, ...) and,
+// for variants run ordered and unordered or with and without metrics, what
+// ordering and metrics cost. A variant X/v with a twin X/handwritten (the
+// scale-out benchmarks of examples/distributed) gets its jobs/s, p50-ms
+// and p99-ms as a ratio to the twin's.
 //
-// Run it from the benchmarks module:
+// It builds the test binary once and runs it -count times with
+// -test.count 1, so that the variants' runs interleave and a slow moment
+// of a shared machine does not fall on one variant's runs. Run it from the
+// benchmarks module:
 //
 //	cd benchmarks
 //	go run ./cmd/benchtable                      # everything, -count 5 (~8 min)
 //	go run ./cmd/benchtable -bench W3 -count 3   # one workload
 //	go run ./cmd/benchtable -in bench.txt        # tables from saved go test output
+//	go run ./cmd/benchtable -dir ../examples/distributed -bench 'ScaleOut|WorkerProcesses' -benchtime 1x -count 5
 //
-// The raw go test output goes to stderr as it comes, the tables to stdout.
+// The last is the scale-out path, side by side with the hand-written
+// nats.go worker (about 25 min; -bench 'ScaleOutWorker/jobs=50k' for a
+// quick look).
+//
+// The raw test output goes to stderr as it comes, the tables to stdout.
 package main
 
 import (
@@ -24,6 +35,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -67,25 +79,38 @@ func readInput(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-// runSuite runs go test -bench in dir, copying its output to stderr as it
-// comes, and returns that output.
+// runSuite builds the test binary of dir, runs it count times with
+// -test.count 1, copying its output to stderr as it comes, and returns that
+// output.
 func runSuite(dir, bench string, count int, benchtime string, items int) ([]byte, error) {
-	args := []string{"test", "-run", "^$", "-bench", bench, "-count", strconv.Itoa(count), "-benchmem", "-timeout", "0"}
-	if benchtime != "" {
-		args = append(args, "-benchtime", benchtime)
+	tmp, err := os.MkdirTemp("", "benchtable-")
+	if err != nil {
+		return nil, err
 	}
-	args = append(args, ".")
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "bench.test")
+	build := exec.Command("go", "test", "-c", "-o", bin, ".")
+	build.Dir, build.Stdout, build.Stderr = dir, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("go test -c: %w", err)
+	}
+	args := []string{"-test.run", "^$", "-test.bench", bench, "-test.count", "1", "-test.benchmem", "-test.timeout", "0"}
+	if benchtime != "" {
+		args = append(args, "-test.benchtime", benchtime)
+	}
 	if items > 0 {
 		args = append(args, "-items", strconv.Itoa(items))
 	}
-	fmt.Fprintln(os.Stderr, "go", strings.Join(args, " "))
 	var buf bytes.Buffer
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	cmd.Stdout = io.MultiWriter(os.Stderr, &buf)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go test: %w", err)
+	for i := 1; i <= count; i++ {
+		fmt.Fprintf(os.Stderr, "run %d of %d: %s %s\n", i, count, bin, strings.Join(args, " "))
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Stdout = io.MultiWriter(os.Stderr, &buf)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("run %d of the benchmarks: %w", i, err)
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -257,12 +282,33 @@ var pairings = []pairing{
 	}},
 }
 
-// The columns every table has; any other unit a workload reports (eff%,
-// ceiling%, ...) gets a column after them. ns/op, B/op and allocs/op are
-// per run of the whole workload and are left out.
-var standard = []string{"ns/item", "items/s", "allocs/item", "cores"}
+// The columns of the suite's workloads, in a table whose variants report
+// them; any other unit a workload reports (eff%, ceiling%, jobs/s, ...)
+// gets a column after them, those of preferred first in its order. ns/op,
+// B/op and allocs/op are per run of the whole workload and are left out.
+var (
+	standard  = []string{"ns/item", "items/s", "allocs/item", "cores"}
+	preferred = []string{"jobs/s", "jobs/s-to-end", "end-ms", "allocs/job", "cpu-us/job", "p50-ms", "p99-ms", "ceiling%", "sleep-us"}
+	skipped   = []string{"ns/op", "B/op", "allocs/op"}
+)
 
-var skipped = []string{"ns/op", "B/op", "allocs/op"}
+// refHand is the last element of the name of a hand-written worker's
+// variant: X/v is compared with X/handwritten on each of handUnits.
+const refHand = "handwritten"
+
+var handUnits = []string{"jobs/s", "p50-ms", "p99-ms"}
+
+// handTwin returns the hand-written twin of v, or nil.
+func (w *workload) handTwin(v *variant) *variant {
+	dir, last := "", v.name
+	if i := strings.LastIndexByte(v.name, '/'); i >= 0 {
+		dir, last = v.name[:i+1], v.name[i+1:]
+	}
+	if last == refHand {
+		return nil
+	}
+	return w.variant(dir + refHand)
+}
 
 // titles describe the workloads the suite defines.
 var titles = map[string]string{
@@ -274,6 +320,14 @@ var titles = map[string]string{
 	"W6Batch":        "1M ints in batches of 100, consumer sums",
 	"LatencyTrickle": "after a burst, one item every 1 ms: time from emit to sink (p50, p99)",
 	"MemoryStream":   "1M and 10M 64-byte items through ParMap(4) into a slow-ish sink: peak heap",
+
+	// examples/distributed
+	"ScaleOutWorker": "one worker in the benchmark's process, embedded server; ~100 B JSON jobs decoded, transformed, " +
+		"published with a Nats-Msg-Id, acked once confirmed; jobs/s to the last result stored, end-ms from it to the worker's return",
+	"ScaleOutProcesses": "the same job, 50,000 of them, on 1, 2 and 4 worker processes; jobs/s of all of them",
+	"ScaleOutTrickle":   "the same job, one every 1 ms, 3,000 of them: time from publish to the result at the server (p50, p99)",
+	"WorkerProcesses": "10,000 jobs of the example's worker processes, each a 1 ms sleep, ParMap(8); " +
+		"ceiling% = items/s / (procs × 8 / the mean sleep, sleep-us)",
 }
 
 // render writes one markdown table per workload.
@@ -293,26 +347,51 @@ func render(out io.Writer, res results) {
 		}
 		fmt.Fprint(out, "\n\n")
 
-		var extra []string
+		var std, extra []string
 		for _, v := range w.variants {
 			for _, u := range v.units {
-				if !slices.Contains(standard, u) && !slices.Contains(skipped, u) && !slices.Contains(extra, u) {
+				switch {
+				case slices.Contains(skipped, u):
+				case slices.Contains(standard, u):
+					if !slices.Contains(std, u) {
+						std = append(std, u)
+					}
+				case !slices.Contains(extra, u):
 					extra = append(extra, u)
 				}
 			}
 		}
+		slices.SortFunc(std, func(a, b string) int { return slices.Index(standard, a) - slices.Index(standard, b) })
+		slices.SortStableFunc(extra, func(a, b string) int { return rank(a) - rank(b) })
 		var pairs []pairing
 		for _, p := range pairings {
 			if slices.ContainsFunc(w.variants, func(v *variant) bool { return p.twin(w, v) != nil }) {
 				pairs = append(pairs, p)
 			}
 		}
+		var hand []string
+		if slices.ContainsFunc(w.variants, func(v *variant) bool { return w.handTwin(v) != nil }) {
+			for _, u := range handUnits {
+				if slices.Contains(extra, u) {
+					hand = append(hand, u)
+				}
+			}
+		}
+		chans, loop := w.ref(refChans), w.ref(refLoop)
 
-		head := append([]string{"variant"}, standard...)
-		head = append(head, "vs "+refChans, "vs "+refLoop)
+		head := append([]string{"variant"}, std...)
+		if chans != nil {
+			head = append(head, "vs "+refChans)
+		}
+		if loop != nil {
+			head = append(head, "vs "+refLoop)
+		}
 		head = append(head, extra...)
 		for _, p := range pairs {
 			head = append(head, p.title)
+		}
+		for _, u := range hand {
+			head = append(head, u+" / "+refHand)
 		}
 		fmt.Fprintf(out, "| %s |\n", strings.Join(head, " | "))
 		align := make([]string, len(head))
@@ -322,17 +401,24 @@ func render(out io.Writer, res results) {
 		align[0] = ":--"
 		fmt.Fprintf(out, "|%s|\n", strings.Join(align, "|"))
 
-		chans, loop := w.ref(refChans), w.ref(refLoop)
 		for _, v := range w.variants {
 			ns := v.median("ns/item")
-			row := []string{
-				v.name,
-				number(ns),
-				si(v.median("items/s")),
-				fixed(v.median("allocs/item")),
-				fixed(v.median("cores")),
-				ratio(ns, chans.median("ns/item")),
-				ratio(ns, loop.median("ns/item")),
+			row := []string{v.name}
+			for _, u := range std {
+				switch u {
+				case "ns/item":
+					row = append(row, number(ns))
+				case "items/s":
+					row = append(row, si(v.median(u)))
+				default:
+					row = append(row, fixed(v.median(u)))
+				}
+			}
+			if chans != nil {
+				row = append(row, ratio(ns, chans.median("ns/item")))
+			}
+			if loop != nil {
+				row = append(row, ratio(ns, loop.median("ns/item")))
 			}
 			for _, u := range extra {
 				row = append(row, number(v.median(u)))
@@ -344,9 +430,25 @@ func render(out io.Writer, res results) {
 				}
 				row = append(row, cell)
 			}
+			for _, u := range hand {
+				cell := ""
+				if t := w.handTwin(v); t != nil {
+					cell = ratio(v.median(u), t.median(u))
+				}
+				row = append(row, cell)
+			}
 			fmt.Fprintf(out, "| %s |\n", strings.Join(row, " | "))
 		}
 	}
+}
+
+// rank orders the extra columns: those of preferred first, in its order,
+// then the others in the order they came.
+func rank(unit string) int {
+	if i := slices.Index(preferred, unit); i >= 0 {
+		return i
+	}
+	return len(preferred)
 }
 
 // number formats x with about three significant digits, and thousands
