@@ -94,7 +94,17 @@ func (q *queue) empties(t *testing.T) {
 	t.Helper()
 	var n uint64
 	if !assert.Eventually(t, func() bool { n = q.left(t); return n == 0 }, 10*time.Second, 10*time.Millisecond) {
-		t.Errorf("%d messages left in the stream", n)
+		// Which messages, and what the consumer says of them: a message
+		// below the consumer's ack floor was acknowledged, and left in the
+		// stream by the server, not by the run.
+		info, err := q.stream.Info(testCtx(t))
+		require.NoError(t, err)
+		cons, err := q.js.Consumer(testCtx(t), "WORK", "workers")
+		require.NoError(t, err)
+		ci, err := cons.Info(testCtx(t))
+		require.NoError(t, err)
+		t.Errorf("%d messages left in the stream (first %d, last %d); the consumer: ack floor %d, %d pending, %d unacknowledged, %d redelivered",
+			n, info.State.FirstSeq, info.State.LastSeq, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered)
 	}
 }
 
