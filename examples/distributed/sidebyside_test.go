@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-go/conveyor/internal/cputime"
 	"github.com/conveyor-go/conveyor/internal/natsrun"
 	"github.com/conveyor-go/conveyor/pipeline"
 	sinkjs "github.com/conveyor-go/conveyor/sink/jetstream"
@@ -242,7 +243,7 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)
@@ -266,7 +267,7 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 		})
 		b.StopTimer()
 		stored += time.Since(start)
-		cpu += cpuTime() - cpu0
+		cpu += cputime.Process() - cpu0
 		runtime.ReadMemStats(&after)
 		require.NoError(b, <-done)
 		ended += time.Since(start)
@@ -280,7 +281,7 @@ func benchmarkScaleOut(b *testing.B, jobs int, worker func(context.Context, jets
 	b.ReportMetric(float64(mallocs)/n, "allocs/job")
 	b.ReportMetric(float64((ended-stored).Milliseconds())/float64(b.N), "end-ms")
 	b.ReportMetric(n/ended.Seconds(), "jobs/s-to-end")
-	if cpuTime() >= 0 { // measured on this system
+	if cputime.Process() >= 0 { // measured on this system
 		b.ReportMetric(cpu.Seconds()/stored.Seconds(), "cores")
 		b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/job")
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/conveyor-go/conveyor/internal/cputime"
 	"github.com/conveyor-go/conveyor/internal/natsrun"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink/jetstream"
@@ -166,21 +166,12 @@ func benchmarkPublish(b *testing.B, publish func(context.Context, natsjs.JetStre
 	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuTime(b)
+	start, cpu := time.Now(), int64(cputime.Process())
 	require.NoError(b, publish(ctx, js, vs))
 	b.StopTimer()
-	elapsed, cpu := time.Since(start), cpuTime(b)-cpu
+	elapsed, cpu := time.Since(start), int64(cputime.Process())-cpu
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/item")
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/item")
-}
-
-// cpuTime returns the CPU time the process has spent, user and system, in
-// nanoseconds: the server's, the client's and the sink's, less sensitive
-// than the time taken to the other processes of a shared machine.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

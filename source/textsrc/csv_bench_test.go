@@ -6,9 +6,9 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/conveyor-go/conveyor/internal/cputime"
 	"github.com/conveyor-go/conveyor/pipeline"
 	"github.com/conveyor-go/conveyor/sink"
 	"github.com/conveyor-go/conveyor/source/textsrc"
@@ -34,7 +34,7 @@ func BenchmarkCSV(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
-			cpu0 := cpuTime(b)
+			cpu0 := int64(cputime.Process())
 			for b.Loop() {
 				st := pipeline.New(textsrc.CSV(bytes.NewReader(data), "bench.csv"), pipeline.WithoutMetrics()).
 					Sink(sink.Discard[textsrc.Record]()).Run(context.Background())
@@ -43,17 +43,7 @@ func BenchmarkCSV(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRows), "ns/row")
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*benchRows), "cpu-ns/row")
+			b.ReportMetric(float64(int64(cputime.Process())-cpu0)/float64(b.N*benchRows), "cpu-ns/row")
 		})
 	}
-}
-
-// cpuTime returns the CPU time the process has spent, user and system, in
-// nanoseconds.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -1,15 +1,15 @@
 //go:build unix
 
-package main
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the user+system CPU time the process has used so far, or
-// -1 if the kernel does not say.
-func cpuTime() time.Duration {
+// Process returns the CPU time, user and system, the process has spent so
+// far, or -1 if the system does not say.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return -1
