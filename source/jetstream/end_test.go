@@ -56,3 +56,43 @@ func TestABatchJobWhoseItemsWaitForTheSourcesEndStillEnds(t *testing.T) {
 	assert.Less(t, took, 5*time.Second, "the 200ms stall, not a deadlock")
 	q.empties(t)
 }
+
+func TestBatchJobWorkersEndSoonAfterTheConsumerIsEmptyAndSettled(t *testing.T) {
+	// Two workers share the queue; one is slow, so the fast one runs out
+	// of messages first and must wait for the slow one's to settle: a
+	// message another worker holds may still come back. Both end soon
+	// after the last item of either is done.
+	const n = 600
+	q := newQueue(t, natsjs.ConsumerConfig{}, ints(n)...)
+	var last atomic.Int64
+	worker := func(work time.Duration) pipeline.ExitStatus {
+		return pipeline.New(jetstream.New[int](q.js, "WORK", "workers", jetstream.UntilEmpty(), jetstream.FetchBatch(20))).
+			Sink(sink.Func(func(context.Context, int) error {
+				time.Sleep(work)
+				last.Store(time.Now().UnixNano())
+				return nil
+			})).Run(testCtx(t))
+	}
+	type ended struct {
+		status pipeline.ExitStatus
+		at     time.Time
+	}
+	ends := make(chan ended, 2)
+	for _, work := range []time.Duration{0, time.Millisecond} {
+		go func() {
+			st := worker(work)
+			ends <- ended{st, time.Now()}
+		}()
+	}
+	var done int64
+	for range 2 {
+		e := <-ends
+		require.True(t, e.status.OK(), e.status.String())
+		done += e.status.Counts.Done
+		took := e.at.Sub(time.Unix(0, last.Load()))
+		t.Logf("a worker that did %d items returned %v after the last item was done", e.status.Counts.Done, took)
+		assert.Less(t, took, 500*time.Millisecond, "each worker ends soon after the consumer is empty and settled (measured: tens of ms)")
+	}
+	assert.Equal(t, int64(n), done, "every item done once")
+	q.empties(t)
+}

@@ -56,10 +56,14 @@ func pullOptions(c config, onErr func(natsjs.ConsumeContext, error)) []natsjs.Pu
 
 // emptyEvery is how often, while the consumer may be empty (UntilEmpty),
 // fetch asks the server whether it is; quietEvery how often it looks
-// whether messages still come, when the last said more were pending.
+// whether messages still come, when the last said more were pending (the
+// run's last held message settling makes it look at once): a worker whose
+// last messages were delivered while others were pending, and which
+// another worker outlasts, ends within about quietEvery + emptyEvery of
+// the consumer being empty and settled.
 const (
 	emptyEvery = 10 * time.Millisecond
-	quietEvery = 100 * time.Millisecond
+	quietEvery = 20 * time.Millisecond
 )
 
 // consume runs one Consume until the source stops or the consumer is

@@ -106,7 +106,8 @@ func KeepAlive(d time.Duration) Option {
 // whose metadata says that none is pending behind it makes the source ask
 // the server at once, then every 10ms while no message says otherwise; a
 // single worker's run so ends within about 10ms of the server getting its
-// last acknowledgement. The messages this run holds count as
+// last acknowledgement, and each of several workers within about 50ms of
+// the consumer being empty and every message settled (4-12ms measured). The messages this run holds count as
 // unacknowledged, so that one whose acknowledgement an outage lost comes
 // back to this run, unless their items have not settled for 200ms (a
 // stage that waits for the source's end): then the source ends once what

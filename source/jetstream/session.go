@@ -207,8 +207,14 @@ func (ss *session[T]) giveBackAll(rs []*receipt) {
 
 // released forgets r, whose message has been settled.
 func (ss *session[T]) released(r *receipt) {
-	if ss.held.release(r) && ss.genDone.Load() {
+	if !ss.held.release(r) {
+		return
+	}
+	if ss.genDone.Load() {
 		ss.closeIdle()
+	}
+	if ss.src.cfg.untilEmpty {
+		signal(ss.emptyCheck) // nothing held: the consumer may be empty now
 	}
 }
 
