@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -92,20 +91,56 @@ func (q *queue) deliveries(t *testing.T) uint64 {
 // acknowledgements shortly after it receives them.
 func (q *queue) empties(t *testing.T) {
 	t.Helper()
-	var n uint64
-	if !assert.Eventually(t, func() bool { n = q.left(t); return n == 0 }, 10*time.Second, 10*time.Millisecond) {
-		// Which messages, and what the consumer says of them: a message
-		// below the consumer's ack floor was acknowledged, and left in the
-		// stream by the server, not by the run.
-		info, err := q.stream.Info(testCtx(t))
-		require.NoError(t, err)
-		cons, err := q.js.Consumer(testCtx(t), "WORK", "workers")
-		require.NoError(t, err)
-		ci, err := cons.Info(testCtx(t))
-		require.NoError(t, err)
-		t.Errorf("%d messages left in the stream (first %d, last %d); the consumer: ack floor %d, %d pending, %d unacknowledged, %d redelivered",
-			n, info.State.FirstSeq, info.State.LastSeq, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered)
+	if n, ok := q.emptied(t); !ok {
+		ci := q.consumerInfo(t)
+		t.Errorf("%d messages left in the stream; the consumer: ack floor %d, %d pending, %d unacknowledged",
+			n, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending)
 	}
+}
+
+// emptiesAcrossRestarts is empties for a queue whose server restarted
+// while the run held messages. There the server may keep in the stream a
+// message it had the acknowledgement of: once in about 20 runs of the 2s
+// outage under -race, one message of 2,000 stayed while the consumer's ack
+// floor was past it and nothing was pending or unacknowledged (a
+// work-queue removal the restart lost, server-side). Such a message is
+// never delivered again; what matters to the run, that the consumer has
+// acknowledged every message and holds none, is checked instead.
+func (q *queue) emptiesAcrossRestarts(t *testing.T) {
+	t.Helper()
+	n, ok := q.emptied(t)
+	if ok {
+		return
+	}
+	info, err := q.stream.Info(testCtx(t))
+	require.NoError(t, err)
+	ci := q.consumerInfo(t)
+	require.Zero(t, ci.NumPending, "nothing left to deliver")
+	require.Zero(t, ci.NumAckPending, "nothing delivered and not acknowledged")
+	require.Equal(t, info.State.LastSeq, ci.AckFloor.Stream, "every message acknowledged")
+	t.Logf("%d messages acknowledged and kept in the stream by the restarted server (first %d)", n, info.State.FirstSeq)
+}
+
+// emptied waits up to 10s for the stream to be empty, and returns what is
+// left.
+func (q *queue) emptied(t *testing.T) (left uint64, ok bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if left = q.left(t); left == 0 || time.Now().After(deadline) {
+			return left, left == 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (q *queue) consumerInfo(t *testing.T) *natsjs.ConsumerInfo {
+	t.Helper()
+	cons, err := q.js.Consumer(testCtx(t), "WORK", "workers")
+	require.NoError(t, err)
+	ci, err := cons.Info(testCtx(t))
+	require.NoError(t, err)
+	return ci
 }
 
 func testCtx(t *testing.T) context.Context {

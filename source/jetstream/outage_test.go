@@ -138,7 +138,7 @@ func TestAWorkerRidesThroughAShortServerOutage(t *testing.T) {
 			require.True(t, status.OK(), status.String())
 			assert.Positive(t, o.nc.Stats().Reconnects, "the run went through the outage")
 			assert.ElementsMatch(t, ints(n), toAny(o.results(t)), "every job's result, once")
-			o.queue(t).empties(t)
+			o.queue(t).emptiesAcrossRestarts(t)
 			settled := logs.FilterMessage("messages settled").All()
 			require.Len(t, settled, 1)
 			t.Logf("%v, %+v", status.Duration, settled[0].ContextMap())
@@ -176,7 +176,7 @@ func TestAnOutageLongerThanTheBoundFailsTheRunAndLosesNothing(t *testing.T) {
 	status = o.worker(func(int64) {}, nil, nil).Run(testCtx(t))
 	require.True(t, status.OK(), status.String())
 	assert.ElementsMatch(t, ints(n), toAny(o.results(t)), "every job's result, once")
-	o.queue(t).empties(t)
+	o.queue(t).emptiesAcrossRestarts(t)
 }
 
 func TestAConsumerDeletedMidRunFailsItAtOnce(t *testing.T) {
@@ -243,5 +243,5 @@ func TestAcknowledgementsMadeInAnOutageAreSentOnceItEnds(t *testing.T) {
 	require.Len(t, settled, 1)
 	t.Logf("%+v", settled[0].ContextMap())
 	assert.Zero(t, settled[0].ContextMap()["acks_not_sent"], "every acknowledgement sent, once the connection was back")
-	o.queue(t).empties(t)
+	o.queue(t).emptiesAcrossRestarts(t)
 }

@@ -74,5 +74,5 @@ func TestAServerRestartMidRunLosesNothing(t *testing.T) {
 	// Acknowledgements sent while the server was down are lost: those
 	// messages come again, so some items may be done twice, none missed.
 	assert.Subset(t, toAny(got), ints(n), "every item done at least once")
-	q.empties(t)
+	q.emptiesAcrossRestarts(t)
 }
