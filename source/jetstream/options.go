@@ -60,7 +60,7 @@ func FetchBatch(n int) Option {
 
 // MaxWait sets how long one pull request waits at the server before the
 // client renews it (nats.go's PullExpiry, 1s at least): 1s by default. It
-// no longer bounds a stop: a stop ends the pull at once (see the package
+// does not bound a stop: a stop ends the pull at once (see the package
 // doc). A pull request lost in transit is made again after two missed
 // heartbeats, a heartbeat every half of it, 1s at most.
 func MaxWait(d time.Duration) Option {
